@@ -1,0 +1,3 @@
+module github.com/paneonnx/paneonnx
+
+go 1.26
