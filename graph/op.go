@@ -1,0 +1,72 @@
+package graph
+
+// Op is one operator of the IR: its attributes and constant operands are
+// fixed at import, its data inputs and outputs are float32 tensors.
+type Op interface {
+	// Type returns the ONNX operator type, e.g. "Conv".
+	Type() string
+	// Infer returns the output shapes for the given data-input shapes, or an
+	// error naming the problem.
+	Infer(in [][]int) ([][]int, error)
+	// Forward computes the outputs. out holds tensors already allocated with
+	// the shapes Infer returned; Forward overwrites them.
+	Forward(in, out []*Tensor) error
+}
+
+// Mode selects which matrix a backward product uses.
+type Mode uint8
+
+const (
+	// Grad is the true Jacobian: smooth activations use f'(x), products use
+	// the product rule.
+	Grad Mode = iota
+	// Coef is the matrix A of the node's local linear form y = A·x + c at
+	// this instance (SPEC §5.1).
+	Coef
+	// AbsCoef is |A|, element-wise.
+	AbsCoef
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Grad:
+		return "grad"
+	case Coef:
+		return "coef"
+	case AbsCoef:
+		return "abscoef"
+	}
+	return "mode?"
+}
+
+// Terms classifies how many input elements each output element of a node
+// depends on in its local linear form.
+type Terms uint8
+
+const (
+	// MultiTerm: an output is a sum of several input contributions (Conv,
+	// Gemm, pooling averages, Add of data tensors).
+	MultiTerm Terms = iota
+	// SingleTerm: an output is one input element times a coefficient, plus a
+	// constant (ReLU, MaxPool, BatchNormalization, smooth activations, gates).
+	SingleTerm
+	// Routing: an output is one input element, unchanged, or a constant
+	// (Reshape, Transpose, Concat, Slice, Pad, Flatten).
+	Routing
+)
+
+// Backprop is implemented by operators the backward engine can walk through.
+//
+// x and y are the node's forward data inputs and outputs (batch N). A
+// backward tensor has batch N·S: row b belongs to image b/S, so one pass
+// carries S seeds per image. dy[o] is nil when no vector reaches output o;
+// dx[i] is nil when input i needs none. Backward accumulates: dx[i] += Mᵀ·dy
+// where M is the matrix that mode selects.
+type Backprop interface {
+	Backward(mode Mode, x, y, dy, dx []*Tensor) error
+	// Offset returns c of the local linear form y = A·x + c for each output,
+	// with nil for an output whose c is zero (and a nil slice when all are).
+	Offset(x, y []*Tensor) []*Tensor
+	// Terms classifies the node (see Terms).
+	Terms() Terms
+}
