@@ -184,8 +184,14 @@ func TestParseTensorProtoForms(t *testing.T) {
 	}
 }
 
+// EnvBenchModels names an environment variable holding extra models for
+// BenchmarkORT, as a list of .onnx paths separated by the OS list separator
+// (':' on Linux); each is timed under the name of its parent folder.
+const EnvBenchModels = "PANEONNX_ORT_BENCH_MODELS"
+
 // benchModels lists the models BenchmarkORT times, as name and path; the
-// input comes from the model's first test set when it has one.
+// input comes from the model's first test set when it has one, otherwise it
+// is random with the model's declared shape (dynamic dimensions set to 1).
 func benchModels(tb testing.TB) [][2]string {
 	var out [][2]string
 	dir := sharedModels(tb)
@@ -194,6 +200,11 @@ func benchModels(tb testing.TB) [][2]string {
 	}
 	if root, err := RepoRoot(); err == nil {
 		out = append(out, [2]string{"resnet18", filepath.Join(root, "testmodels", "cache", "resnet18", "model.onnx")})
+	}
+	for _, p := range filepath.SplitList(os.Getenv(EnvBenchModels)) {
+		if p != "" {
+			out = append(out, [2]string{filepath.Base(filepath.Dir(p)), p})
+		}
 	}
 	return out
 }
