@@ -19,7 +19,14 @@
 //
 // Init looks for the library at $PANEONNX_ORT_LIB, then under .cache/ort below
 // the repository root (the first parent folder that holds go.mod). Tests skip
-// with a message when the library or the shared model folder is absent.
+// with a message when the library or the shared model folder is absent; the
+// shared folder is $PANEONNX_SHARED when set, else ../shared beside the
+// repository root.
+//
+// BenchmarkORT times the forward pass (batch 1, two intra-op threads) of the
+// shared MobileNetV2 and ResNet-8 models, of testmodels/cache/resnet18 when it
+// has been generated, and of any extra .onnx files listed in
+// $PANEONNX_ORT_BENCH_MODELS; it reports ms/op (mean) and median-ms.
 //
 // Session wraps one single-input, single-output model with a fixed input
 // shape. ReadTensorProto reads the float32 TensorProto files (.pb) of the

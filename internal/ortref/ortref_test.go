@@ -17,21 +17,28 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// sharedModels returns the shared model folder ($PANEONNX_SHARED/models or
-// ../shared/models beside the repository root), skipping when it is absent.
-func sharedModels(tb testing.TB) string {
-	tb.Helper()
+// sharedModelsDir returns the shared model folder ($PANEONNX_SHARED/models,
+// else ../shared/models beside the repository root) and whether it exists.
+func sharedModelsDir() (string, bool) {
 	var dir string
 	if s := os.Getenv("PANEONNX_SHARED"); s != "" {
 		dir = filepath.Join(s, "models")
 	} else {
 		root, err := RepoRoot()
 		if err != nil {
-			tb.Skipf("shared models unavailable: %v", err)
+			return "../shared/models", false
 		}
 		dir = filepath.Join(filepath.Dir(root), "shared", "models")
 	}
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+	fi, err := os.Stat(dir)
+	return dir, err == nil && fi.IsDir()
+}
+
+// sharedModels returns the shared model folder, skipping when it is absent.
+func sharedModels(tb testing.TB) string {
+	tb.Helper()
+	dir, ok := sharedModelsDir()
+	if !ok {
 		tb.Skipf("shared model folder %s is absent; skipping ONNX Runtime reference checks", dir)
 	}
 	return dir
@@ -192,9 +199,9 @@ const EnvBenchModels = "PANEONNX_ORT_BENCH_MODELS"
 // benchModels lists the models BenchmarkORT times, as name and path; the
 // input comes from the model's first test set when it has one, otherwise it
 // is random with the model's declared shape (dynamic dimensions set to 1).
-func benchModels(tb testing.TB) [][2]string {
+func benchModels() [][2]string {
 	var out [][2]string
-	dir := sharedModels(tb)
+	dir, _ := sharedModelsDir() // absent models are skipped one by one
 	for _, name := range []string{"mobilenet_v2_1.0_224_quant", "cifar10_resnet8_mlperf_tiny"} {
 		out = append(out, [2]string{name, filepath.Join(dir, name, "model.onnx")})
 	}
@@ -212,7 +219,7 @@ func benchModels(tb testing.TB) [][2]string {
 // BenchmarkORT times ONNX Runtime's forward pass (batch 1, DefaultThreads
 // intra-op threads) and reports ms/op.
 func BenchmarkORT(b *testing.B) {
-	models := benchModels(b)
+	models := benchModels()
 	needORT(b)
 	for _, m := range models {
 		name, path := m[0], m[1]
