@@ -1,0 +1,175 @@
+package ops
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/kernels"
+)
+
+func init() { graph.Register("Conv", newConv) }
+
+// Conv is a 1-D or 2-D convolution with constant weights and optional bias.
+// Local linear form: A = the convolution with W, c = the bias (MultiTerm).
+type Conv struct {
+	// W has shape [M, C/Group, KH, KW] ([M, C/Group, K] for 1-D); B has M
+	// values or is nil.
+	W     *graph.Tensor
+	B     []float32
+	Group int
+	win   window
+
+	absOnce sync.Once
+	absW    []float32
+}
+
+func newConv(s *graph.NodeSpec) (graph.Op, error) {
+	if err := s.RequireData(0); err != nil {
+		return nil, err
+	}
+	wc, err := s.ConstInput(1, "W", false)
+	if err != nil {
+		return nil, err
+	}
+	if len(wc.Shape) != 3 && len(wc.Shape) != 4 {
+		return nil, s.Errorf("weight of shape %v: only 1-D and 2-D convolutions are supported", wc.Shape)
+	}
+	kernel := make([]int64, len(wc.Shape)-2)
+	for i := range kernel {
+		kernel[i] = int64(wc.Shape[2+i])
+	}
+	win, err := readWindow(s, kernel, false)
+	if err != nil {
+		return nil, err
+	}
+	group, err := s.Int("group", 1)
+	if err != nil {
+		return nil, err
+	}
+	m := wc.Shape[0]
+	if group < 1 || int64(m)%group != 0 {
+		return nil, s.Errorf("group %d does not divide the %d output channels", group, m)
+	}
+	c := &Conv{W: wc.Tensor(), Group: int(group), win: win}
+	if bc, err := s.ConstInput(2, "B", true); err != nil {
+		return nil, err
+	} else if bc != nil {
+		if len(bc.V) != m {
+			return nil, s.Errorf("bias has %d values for %d output channels", len(bc.V), m)
+		}
+		c.B = bc.Float32()
+	}
+	return c, nil
+}
+
+// NewConv returns a convolution with the same geometry as c and new weights
+// and bias (used when a BatchNormalization is folded into it).
+func (c *Conv) NewConv(w *graph.Tensor, b []float32) *Conv {
+	return &Conv{W: w, B: b, Group: c.Group, win: c.win}
+}
+
+// Type implements graph.Op.
+func (c *Conv) Type() string { return "Conv" }
+
+func (c *Conv) params(in []int) (kernels.ConvParams, error) {
+	g, err := c.win.apply(in)
+	if err != nil {
+		return kernels.ConvParams{}, err
+	}
+	if g.c != c.W.Shape[1]*c.Group {
+		return kernels.ConvParams{}, fmt.Errorf("input has %d channels, the weight expects %d", g.c, c.W.Shape[1]*c.Group)
+	}
+	return kernels.ConvParams{
+		N: g.n, C: g.c, H: g.h, W: g.w, M: c.W.Shape[0], KH: c.win.kernel[0], KW: c.win.kernel[1],
+		OH: g.oh, OW: g.ow, StrideH: c.win.strides[0], StrideW: c.win.strides[1],
+		DilH: c.win.dilations[0], DilW: c.win.dilations[1],
+		PadT: g.pads[0], PadL: g.pads[1], PadB: g.pads[2], PadR: g.pads[3], Group: c.Group,
+	}, nil
+}
+
+// Infer implements graph.Op.
+func (c *Conv) Infer(in [][]int) ([][]int, error) {
+	if len(in) != 1 {
+		return nil, fmt.Errorf("expects 1 data input, has %d", len(in))
+	}
+	g, err := c.win.apply(in[0])
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.params(in[0]); err != nil {
+		return nil, err
+	}
+	return [][]int{c.win.outShape(g, c.W.Shape[0])}, nil
+}
+
+// Forward implements graph.Op.
+func (c *Conv) Forward(in, out []*graph.Tensor) error {
+	p, err := c.params(in[0].Shape)
+	if err != nil {
+		return err
+	}
+	kernels.Conv2D(p, in[0].Data, c.W.Data, c.B, out[0].Data)
+	return nil
+}
+
+// Backward implements graph.Backprop: Grad and Coef are both the transposed
+// convolution with W, AbsCoef the one with |W|.
+func (c *Conv) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
+	if dy[0] == nil || dx[0] == nil {
+		return nil
+	}
+	shape := append([]int{dx[0].Shape[0]}, x[0].Shape[1:]...)
+	p, err := c.params(shape)
+	if err != nil {
+		return err
+	}
+	w := c.W.Data
+	if mode == graph.AbsCoef {
+		w = c.abs()
+	}
+	kernels.Conv2DBackwardData(p, dy[0].Data, w, dx[0].Data)
+	return nil
+}
+
+func (c *Conv) abs() []float32 {
+	c.absOnce.Do(func() { c.absW = absOf(c.W.Data) })
+	return c.absW
+}
+
+// Offset implements graph.Backprop: the bias, broadcast over the output.
+func (c *Conv) Offset(x, y []*graph.Tensor) []*graph.Tensor {
+	if c.B == nil {
+		return nil
+	}
+	return []*graph.Tensor{channelConst(y[0].Shape, c.B)}
+}
+
+// Terms implements graph.Backprop.
+func (c *Conv) Terms() graph.Terms { return graph.MultiTerm }
+
+// absOf returns |v| element-wise.
+func absOf(v []float32) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		if x < 0 {
+			x = -x
+		}
+		out[i] = x
+	}
+	return out
+}
+
+// channelConst returns a tensor of the given NC... shape holding per[c] at
+// every position of channel c (for a 2-D [N, C] shape, per column).
+func channelConst(shape []int, per []float32) *graph.Tensor {
+	t := graph.New(shape...)
+	inner := 1
+	for _, d := range shape[2:] {
+		inner *= d
+	}
+	for i := range t.Data {
+		t.Data[i] = per[(i/inner)%len(per)]
+	}
+	return t
+}
