@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -90,9 +91,14 @@ type NodeSpec struct {
 	used map[string]bool
 }
 
-// Errorf returns an error that names the node.
+// ErrNotConstant is wrapped by the errors of operators that need a constant
+// operand where the model computes it from the input.
+var ErrNotConstant = errors.New("operand must be a constant")
+
+// Errorf returns an error that names the node; %w in format wraps as in
+// fmt.Errorf.
 func (s *NodeSpec) Errorf(format string, args ...any) error {
-	return fmt.Errorf("node %q (%s): %s", s.Name, s.Type, fmt.Sprintf(format, args...))
+	return fmt.Errorf("node %q (%s): %w", s.Name, s.Type, fmt.Errorf(format, args...))
 }
 
 func (s *NodeSpec) attr(name string, kind AttrKind) (Attr, bool, error) {
@@ -195,7 +201,7 @@ func (s *NodeSpec) ConstInput(i int, what string, optional bool) (*Const, error)
 	case in.Absent():
 		return nil, s.Errorf("missing input %d (%s)", i, what)
 	}
-	return nil, s.Errorf("input %d (%s) must be a constant, but %q is computed from the model input", i, what, in.Name)
+	return nil, s.Errorf("input %d (%s): %w, but %q is computed from the model input", i, what, ErrNotConstant, in.Name)
 }
 
 // DataInputs returns the positions of the data (non-constant, present)
@@ -214,12 +220,15 @@ func (s *NodeSpec) DataInputs() []int {
 // (and every other present input is constant).
 func (s *NodeSpec) RequireData(positions ...int) error {
 	got := s.DataInputs()
-	if len(got) != len(positions) {
+	if len(got) > len(positions) {
+		return s.Errorf("expects %d data input(s), has %d: %w", len(positions), len(got), ErrNotConstant)
+	}
+	if len(got) < len(positions) {
 		return s.Errorf("expects %d data input(s), has %d", len(positions), len(got))
 	}
 	for i := range got {
 		if got[i] != positions[i] {
-			return s.Errorf("input %d must be a constant", got[i])
+			return s.Errorf("input %d: %w", got[i], ErrNotConstant)
 		}
 	}
 	return nil
