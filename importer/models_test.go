@@ -73,4 +73,3 @@ func TestTestModelsForward(t *testing.T) {
 		t.Run(filepath.Base(dir), func(t *testing.T) { t.Parallel(); checkModel(t, dir) })
 	}
 }
-
