@@ -1,0 +1,475 @@
+// Package excitation is the backward engine of paneonnx: it walks a graph
+// from seed vectors back to any tensor, multiplying by each node's true
+// Jacobian (Grad) or by the positive and negative excitation matrices of
+// PANE (SPEC §5), batched over seeds and images. It knows no operator: the
+// operators supply their products through graph.Backprop.
+package excitation
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/paneonnx/paneonnx/graph"
+)
+
+// Mode selects the matrices the engine multiplies.
+type Mode uint8
+
+const (
+	// Grad: the true Jacobian (gradients for the CAM baselines and
+	// Gradient×Input).
+	Grad Mode = iota
+	// Coef: each node's local linear coefficients A, not split by sign.
+	Coef
+	// ExcPos: Exc+ at every node. Read at the input this is relative PANE's
+	// r-Exc+, the map IOM is built on.
+	ExcPos
+	// ExcNeg: Exc− at every node.
+	ExcNeg
+	// RelNeg: relative PANE's r-Exc−: Exc− at the last linear node before
+	// the seed tensor, Exc+ everywhere else.
+	RelNeg
+	// Full: full PANE, the sums over all sign paths (P: even number of
+	// negative steps, M: odd), carried as S = P + M and D = P − M.
+	Full
+)
+
+var modeNames = map[Mode]string{Grad: "grad", Coef: "coef", ExcPos: "exc+", ExcNeg: "exc-", RelNeg: "r-exc-", Full: "full"}
+
+func (m Mode) String() string { return modeNames[m] }
+
+// ParseMode returns the mode named s (as String prints it).
+func ParseMode(s string) (Mode, error) {
+	for m, name := range modeNames {
+		if name == s {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown backward mode %q", s)
+}
+
+// scaled reports whether the mode's vectors carry a per-row scale.
+func (m Mode) scaled() bool { return m == ExcPos || m == ExcNeg || m == RelNeg }
+
+// Request is one backward pass.
+type Request struct {
+	Mode Mode
+	// SeedTensor is the tensor the seeds sit on (the logits, or any tensor
+	// for neuron and channel explanations).
+	SeedTensor string
+	// Seeds holds the seed vectors: shape [N·S, dims of SeedTensor after the
+	// batch], row b belonging to image b/S.
+	Seeds *graph.Tensor
+	// Read names tensors whose vectors the result keeps; the graph inputs
+	// are always kept.
+	Read []string
+}
+
+// Result is what a backward pass computed.
+type Result struct {
+	Mode Mode
+	// At holds the vectors read at the requested tensors. In Full mode it
+	// holds S = P + M.
+	At map[string]*Vec
+	// D holds D = P − M at the requested tensors (Full mode only).
+	D map[string]*Vec
+	// Completeness has one entry per seed row (Full mode only).
+	Completeness []Completeness
+}
+
+// Completeness is the lossless decomposition of one seed's target value
+// (SPEC §5.6): Target = S·x + Σ S_out·c, split as EPos + ENeg with
+// EPos − ENeg = Delta = D·x + Σ D_out·c.
+type Completeness struct {
+	// Target is seed·y at the seed tensor (the logit for a one-hot seed).
+	Target float64
+	// Reconstructed is S·x + Σ_nodes S_out·c.
+	Reconstructed float64
+	// Delta is D·x + Σ_nodes D_out·c, in float64 (it may be around 1e66).
+	Delta float64
+	// EPos and ENeg are (Target ± Delta)/2: the positive and negative
+	// excitation of the target.
+	EPos, ENeg float64
+}
+
+// Residual returns |Target − Reconstructed| / |Target|, the
+// well-conditioned completeness check (the absolute residual when the
+// target is zero).
+func (c Completeness) Residual() float64 {
+	r := math.Abs(c.Target - c.Reconstructed)
+	if c.Target != 0 {
+		r /= math.Abs(c.Target)
+	}
+	return r
+}
+
+// SplitResidual returns |Target − (EPos + ENeg)| / (|EPos| + |ENeg|) with
+// EPos and ENeg built from the reconstruction: the identity of the E+/E−
+// split relative to its own magnitude.
+func (c Completeness) SplitResidual() float64 {
+	ep, en := (c.Reconstructed+c.Delta)/2, (c.Reconstructed-c.Delta)/2
+	den := math.Abs(ep) + math.Abs(en)
+	if den == 0 {
+		return math.Abs(c.Target)
+	}
+	return math.Abs(c.Target-(ep+en)) / den
+}
+
+// Backward runs one backward pass over a lowered forward pass.
+func (l *Lowered) Backward(req Request) (*Result, error) {
+	seedY, ok := l.Acts[req.SeedTensor]
+	if !ok {
+		return nil, fmt.Errorf("seed tensor %q is not a tensor of the forward pass", req.SeedTensor)
+	}
+	rows := req.Seeds.Batch()
+	if rows%l.Images != 0 || !graph.SameShape(req.Seeds.Shape[1:], seedY.Shape[1:]) {
+		return nil, fmt.Errorf("seeds of shape %v do not fit tensor %q of shape %v", req.Seeds.Shape, req.SeedTensor, seedY.Shape)
+	}
+	w := &walk{l: l, req: req, perImage: rows / l.Images, keep: map[string]bool{}}
+	for _, name := range append(append([]string(nil), l.G.Inputs...), req.Read...) {
+		w.keep[name] = true
+	}
+	if req.Mode == RelNeg {
+		w.negNode = l.lastLinear(req.SeedTensor)
+	}
+	seed := &Vec{T: req.Seeds.Clone(), Log2Scale: make([]float64, rows)}
+	w.s = map[string]*Vec{req.SeedTensor: seed}
+	res := &Result{Mode: req.Mode, At: map[string]*Vec{}}
+	if req.Mode == Full {
+		w.d = map[string]*Vec{req.SeedTensor: {T: req.Seeds.Clone(), Log2Scale: make([]float64, rows)}}
+		w.sC, w.dC = make([]float64, rows), make([]float64, rows)
+		res.D = map[string]*Vec{}
+	}
+	for i := len(l.G.Nodes) - 1; i >= 0; i-- {
+		if err := w.node(l.G.Nodes[i]); err != nil {
+			return nil, err
+		}
+	}
+	for name := range w.keep {
+		if v, ok := w.s[name]; ok {
+			res.At[name] = v
+		} else if t, ok := l.Acts[name]; ok {
+			res.At[name] = newVec(append([]int{rows}, t.Shape[1:]...)) // unreachable from the seed: zero
+		}
+		if req.Mode == Full {
+			if v, ok := w.d[name]; ok {
+				res.D[name] = v
+			} else if t, ok := l.Acts[name]; ok {
+				res.D[name] = newVec(append([]int{rows}, t.Shape[1:]...))
+			}
+		}
+	}
+	if req.Mode == Full {
+		res.Completeness = w.completeness(seedY)
+	}
+	return res, nil
+}
+
+// walk is the state of one backward pass: the accumulated vectors per
+// tensor (s: the mode's vector, or S in Full mode; d: D in Full mode) and
+// the running sums Σ S_out·c and Σ D_out·c per row (log-scaled for D).
+type walk struct {
+	l        *Lowered
+	req      Request
+	perImage int
+	keep     map[string]bool
+	negNode  *graph.Node
+	s, d     map[string]*Vec
+	sC, dC   []float64
+}
+
+func (w *walk) node(n *graph.Node) error {
+	ln := w.l.nodes[n]
+	dyS, any := w.outputs(w.s, n)
+	if !any {
+		return nil
+	}
+	x, y, err := w.l.io(n)
+	if err != nil {
+		return err
+	}
+	switch w.req.Mode {
+	case Grad, Coef:
+		mode := graph.Grad
+		if w.req.Mode == Coef {
+			mode = graph.Coef
+		}
+		dx, err := w.product(n, ln, mode, x, y, dyS, nil)
+		if err != nil {
+			return err
+		}
+		w.accumulate(w.s, n, dx, false)
+	case ExcPos, ExcNeg, RelNeg:
+		positive := w.req.Mode == ExcPos || (w.req.Mode == RelNeg && n != w.negNode)
+		dx, err := w.exc(n, ln, x, y, dyS, positive)
+		if err != nil {
+			return err
+		}
+		w.accumulate(w.s, n, dx, true)
+	case Full:
+		dyD, _ := w.outputs(w.d, n)
+		w.offsets(ln, dyS, w.sC)
+		w.offsets(ln, dyD, w.dC)
+		var sIn, dIn []*Vec
+		if ln.bp.Terms() != graph.MultiTerm {
+			if sIn, err = w.product(n, ln, graph.Coef, x, y, dyS, nil); err != nil {
+				return err
+			}
+			if dIn, err = w.product(n, ln, graph.Coef, x, y, dyD, nil); err != nil {
+				return err
+			}
+		} else {
+			if sIn, err = w.product(n, ln, graph.Coef, x, y, dyS, nil); err != nil {
+				return err
+			}
+			if dIn, err = w.product(n, ln, graph.AbsCoef, x, y, dyD, ln.signs); err != nil {
+				return err
+			}
+			for i := range sIn {
+				maskNonZero(sIn[i], x[i], w.perImage)
+				multiplySign(dIn[i], x[i], w.perImage)
+			}
+		}
+		w.accumulate(w.s, n, sIn, false)
+		w.accumulate(w.d, n, dIn, true)
+	}
+	for _, o := range n.Outputs {
+		if !w.keep[o] {
+			delete(w.s, o)
+			if w.d != nil {
+				delete(w.d, o)
+			}
+		}
+	}
+	return nil
+}
+
+// outputs collects the vectors at the node's outputs, aligned to one scale
+// per row; missing ones are nil. any reports whether one is present.
+func (w *walk) outputs(acc map[string]*Vec, n *graph.Node) (vs []*Vec, any bool) {
+	vs = make([]*Vec, len(n.Outputs))
+	for i, o := range n.Outputs {
+		vs[i] = acc[o]
+		any = any || vs[i] != nil
+	}
+	if len(vs) > 1 && any {
+		alignRows(vs)
+	}
+	return vs, any
+}
+
+// alignRows rescales the present vectors so that each row has one scale.
+func alignRows(vs []*Vec) {
+	var first *Vec
+	for _, v := range vs {
+		if v != nil && first == nil {
+			first = v
+		}
+	}
+	for b := range first.Rows() {
+		top := math.Inf(-1)
+		for _, v := range vs {
+			if v != nil {
+				top = math.Max(top, v.Log2Scale[b])
+			}
+		}
+		for _, v := range vs {
+			if v != nil {
+				scaleRow(v.Row(b), v.Log2Scale[b]-top)
+				v.Log2Scale[b] = top
+			}
+		}
+	}
+}
+
+// product computes Mᵀ·dy for every input of n, with M chosen by mode; when
+// signs is non-nil each output vector is first multiplied by the output
+// signs s. The results carry the outputs' row scales.
+func (w *walk) product(n *graph.Node, ln *lowNode, mode graph.Mode, x, y []*graph.Tensor, dy []*Vec, signs [][]float32) ([]*Vec, error) {
+	var scale []float64
+	dyT := make([]*graph.Tensor, len(dy))
+	for o, v := range dy {
+		if v == nil {
+			continue
+		}
+		scale = v.Log2Scale
+		dyT[o] = v.T
+		if signs != nil {
+			dyT[o] = multiplyRows(v.T, signs[o], w.perImage)
+		}
+	}
+	dx := make([]*graph.Tensor, len(x))
+	for i, t := range x {
+		dx[i] = graph.New(append([]int{dy0(dy).Rows()}, t.Shape[1:]...)...)
+	}
+	if err := ln.bp.Backward(mode, x, y, dyT, dx); err != nil {
+		return nil, fmt.Errorf("node %q (%s) backward (%s): %w", n.Name, n.Op.Type(), mode, err)
+	}
+	out := make([]*Vec, len(dx))
+	for i, t := range dx {
+		out[i] = &Vec{T: t, Log2Scale: append([]float64(nil), scale...)}
+	}
+	return out, nil
+}
+
+func dy0(dy []*Vec) *Vec {
+	for _, v := range dy {
+		if v != nil {
+			return v
+		}
+	}
+	return nil
+}
+
+// exc computes Exc±ᵀ·dy (SPEC §5.2). Single-term and routing nodes are
+// positive excitation only. For multi-term nodes, with a = Aᵀv and
+// b = |A|ᵀ(s⊙v): Exc±ᵀv = ½·1[x≠0]·(a ± sign(x)·b).
+func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, positive bool) ([]*Vec, error) {
+	if ln.bp.Terms() != graph.MultiTerm {
+		if positive {
+			return w.product(n, ln, graph.Coef, x, y, dy, nil)
+		}
+		out := make([]*Vec, len(x))
+		for i, t := range x {
+			out[i] = newVec(append([]int{dy0(dy).Rows()}, t.Shape[1:]...))
+		}
+		return out, nil
+	}
+	a, err := w.product(n, ln, graph.Coef, x, y, dy, nil)
+	if err != nil {
+		return nil, err
+	}
+	b, err := w.product(n, ln, graph.AbsCoef, x, y, dy, ln.signs)
+	if err != nil {
+		return nil, err
+	}
+	sign := float32(1)
+	if !positive {
+		sign = -1
+	}
+	for i := range a {
+		xd := x[i].Data
+		per := len(xd) / x[i].Batch()
+		ad, bd := a[i].T.Data, b[i].T.Data
+		for k := range ad {
+			xv := xd[(k/per/w.perImage)*per+k%per]
+			switch {
+			case xv > 0:
+				ad[k] = 0.5 * (ad[k] + sign*bd[k])
+			case xv < 0:
+				ad[k] = 0.5 * (ad[k] - sign*bd[k])
+			default:
+				ad[k] = 0
+			}
+		}
+	}
+	return a, nil
+}
+
+// multiplyRows returns v with row b multiplied element-wise by the signs of
+// image b/perImage.
+func multiplyRows(v *graph.Tensor, signs []float32, perImage int) *graph.Tensor {
+	out := graph.New(v.Shape...)
+	per := len(signs) / (v.Batch() / perImage)
+	for k, x := range v.Data {
+		out.Data[k] = x * signs[(k/per/perImage)*per+k%per]
+	}
+	return out
+}
+
+// maskNonZero zeroes v where the forward input x is zero.
+func maskNonZero(v *Vec, x *graph.Tensor, perImage int) {
+	per := len(x.Data) / x.Batch()
+	for k := range v.T.Data {
+		if x.Data[(k/per/perImage)*per+k%per] == 0 {
+			v.T.Data[k] = 0
+		}
+	}
+}
+
+// multiplySign multiplies v by sign(x) (0 where x is zero).
+func multiplySign(v *Vec, x *graph.Tensor, perImage int) {
+	per := len(x.Data) / x.Batch()
+	for k := range v.T.Data {
+		switch xv := x.Data[(k/per/perImage)*per+k%per]; {
+		case xv < 0:
+			v.T.Data[k] = -v.T.Data[k]
+		case xv == 0:
+			v.T.Data[k] = 0
+		}
+	}
+}
+
+// accumulate adds the node's input vectors into acc, renormalising scaled
+// vectors first.
+func (w *walk) accumulate(acc map[string]*Vec, n *graph.Node, dx []*Vec, scaled bool) {
+	for i, name := range n.Inputs {
+		v := dx[i]
+		if scaled && (w.req.Mode.scaled() || w.req.Mode == Full) {
+			v.normalize()
+		}
+		if prev, ok := acc[name]; ok {
+			prev.add(v)
+		} else {
+			acc[name] = v
+		}
+	}
+}
+
+// offsets adds Σ_j v_j·c_j of every output to sum (per row, at true scale).
+func (w *walk) offsets(ln *lowNode, dy []*Vec, sum []float64) {
+	for o, v := range dy {
+		c := ln.offset(o)
+		if v == nil || c == nil {
+			continue
+		}
+		per := len(c.Data) / c.Batch()
+		for b := range v.Rows() {
+			img := b / w.perImage
+			cRow := c.Data[img*per : (img+1)*per]
+			var dot float64
+			for k, x := range v.Row(b) {
+				dot += float64(x) * float64(cRow[k])
+			}
+			sum[b] += math.Ldexp(dot, int(v.Log2Scale[b]))
+		}
+	}
+}
+
+// completeness finishes SPEC §5.6 for every seed row.
+func (w *walk) completeness(seedY *graph.Tensor) []Completeness {
+	rows := w.req.Seeds.Batch()
+	out := make([]Completeness, rows)
+	perSeed := len(seedY.Data) / seedY.Batch()
+	for b := range rows {
+		img := b / w.perImage
+		var target float64
+		yRow := seedY.Data[img*perSeed : (img+1)*perSeed]
+		for k, s := range w.req.Seeds.Data[b*perSeed : (b+1)*perSeed] {
+			target += float64(s) * float64(yRow[k])
+		}
+		c := Completeness{Target: target, Reconstructed: w.sC[b], Delta: w.dC[b]}
+		for _, in := range w.l.G.Inputs {
+			x := w.l.Acts[in]
+			per := len(x.Data) / x.Batch()
+			xRow := x.Data[img*per : (img+1)*per]
+			if s, ok := w.s[in]; ok {
+				c.Reconstructed += dotScaled(s, b, xRow)
+			}
+			if d, ok := w.d[in]; ok {
+				c.Delta += dotScaled(d, b, xRow)
+			}
+		}
+		c.EPos, c.ENeg = (target+c.Delta)/2, (target-c.Delta)/2
+		out[b] = c
+	}
+	return out
+}
+
+func dotScaled(v *Vec, b int, x []float32) float64 {
+	var dot float64
+	for k, e := range v.Row(b) {
+		dot += float64(e) * float64(x[k])
+	}
+	return math.Ldexp(dot, int(v.Log2Scale[b]))
+}
