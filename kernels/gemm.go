@@ -1,0 +1,228 @@
+package kernels
+
+//go:generate go run ./internal/asmgen -out gemm_amd64.s -stubs gemm_amd64_stub.go -pkg kernels
+
+import "unsafe"
+
+// tileFunc computes one register tile of C = A·B. For i below the tile's
+// fixed row count and j < cols:
+//
+//	c[i*ldc+j] = (accumulate != 0 ? c[i*ldc+j] : 0) + Σ_{p<k} a[i*lda+p]·b[offs[p]+j]
+//
+// k ≥ 1. Pointers address the first element of each operand.
+type tileFunc func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+
+// tileKernels is a family of tile functions for one instruction set.
+type tileKernels struct {
+	name       string
+	rows, cols int        // full tile size
+	anyCols    bool       // tiles accept any cols in [1, cols]; otherwise exactly cols
+	tiles      []tileFunc // tiles[r-1] computes r rows, r in [1, rows]
+	// row computes c[j] (+)= Σ_{p<k} a[p]·b[offs[p]+j] for the first
+	// n - n%rowTail columns (all of them when rowTail is 1).
+	row     func(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int)
+	rowTail int
+}
+
+// Blocking parameters of the GEMM driver.
+const (
+	blockK     = 256  // depth of one pass over a tile (keeps A's tile rows in L1)
+	maxBlockN  = 1024 // columns of B processed by one task (B block fits in L2)
+	tasksPerWk = 4    // tasks per worker, for load balance
+)
+
+// gemmOffsets computes, for i < m and j < n,
+//
+//	C[i*ldc+j] = (accumulate ? C[i*ldc+j] : 0) + Σ_{p<k} A[i*lda+p]·B[offs[p]+j]
+//
+// on up to workers goroutines. Row p of B is the n floats at B[offs[p]:];
+// the caller guarantees they are in bounds. Nothing is read from C when
+// accumulate is false. m, n, k ≥ 1.
+func gemmOffsets(m, n, k int, a []float32, lda int, b []float32, offs []int, c []float32, ldc int, accumulate bool, workers int) {
+	kern := activeKernels
+	rowTiles := (m + kern.rows - 1) / kern.rows
+	colTiles := (n + kern.cols - 1) / kern.cols
+	// Split into rowBlocks × colBlocks tasks, halving the larger side until
+	// there is enough parallel slack, and keeping column blocks L2-sized.
+	rowsPer, colsPer := rowTiles, colTiles
+	for colsPer*kern.cols > maxBlockN {
+		colsPer = (colsPer + 1) / 2
+	}
+	for workers > 1 && ceilDiv(rowTiles, rowsPer)*ceilDiv(colTiles, colsPer) < tasksPerWk*workers {
+		if colsPer >= rowsPer && colsPer > 1 {
+			colsPer = (colsPer + 1) / 2
+		} else if rowsPer > 1 {
+			rowsPer = (rowsPer + 1) / 2
+		} else {
+			break
+		}
+	}
+	rowBlocks := ceilDiv(rowTiles, rowsPer)
+	colBlocks := ceilDiv(colTiles, colsPer)
+	parallelFor(workers, rowBlocks*colBlocks, func(t int) {
+		i0 := (t / colBlocks) * rowsPer * kern.rows
+		j0 := (t % colBlocks) * colsPer * kern.cols
+		i1 := min(m, i0+rowsPer*kern.rows)
+		j1 := min(n, j0+colsPer*kern.cols)
+		gemmBlock(&kern, i1-i0, j1-j0, k, a[i0*lda:], lda, b[j0:], offs, c[i0*ldc+j0:], ldc, accumulate)
+	})
+}
+
+// gemmBlock is the single-threaded part of gemmOffsets.
+func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, b []float32, offs []int, c []float32, ldc int, accumulate bool) {
+	fullCols := n
+	if !kern.anyCols {
+		fullCols -= n % kern.cols
+	}
+	for p0 := 0; p0 < k; p0 += blockK {
+		kc := min(blockK, k-p0)
+		acc := 0
+		if accumulate || p0 > 0 {
+			acc = 1
+		}
+		for i := 0; i < m; i += kern.rows {
+			rows := min(kern.rows, m-i)
+			tile := kern.tiles[rows-1]
+			ap := &a[i*lda+p0]
+			for j := 0; j < fullCols; j += kern.cols {
+				tile(kc, ap, lda, &b[j], &offs[p0], &c[i*ldc+j], ldc, min(kern.cols, fullCols-j), acc)
+			}
+		}
+		if fullCols < n {
+			edgeColumns(kern, m, n-fullCols, kc, a[p0:], lda, b[fullCols:], offs[p0:], c[fullCols:], ldc, acc)
+		}
+	}
+}
+
+// edgeColumns handles the last cols < kern.cols columns for kernels that
+// only do full-width tiles: B's columns are copied into a zero-padded panel
+// and each tile is computed into a scratch tile first.
+func edgeColumns(kern *tileKernels, m, cols, k int, a []float32, lda int, b []float32, offs []int, c []float32, ldc int, acc int) {
+	w := kern.cols
+	panelP := getFloats(k*w + kern.rows*w)
+	panel, tmp := (*panelP)[:k*w], (*panelP)[k*w:]
+	clear(panel)
+	for p := range k {
+		copy(panel[p*w:p*w+cols], b[offs[p]:offs[p]+cols])
+	}
+	offP := getInts(k)
+	po := *offP
+	for p := range po {
+		po[p] = p * w
+	}
+	for i := 0; i < m; i += kern.rows {
+		rows := min(kern.rows, m-i)
+		kern.tiles[rows-1](k, &a[i*lda], lda, &panel[0], &po[0], &tmp[0], w, w, 0)
+		for r := range rows {
+			dst := c[(i+r)*ldc : (i+r)*ldc+cols]
+			src := tmp[r*w : r*w+cols]
+			if acc != 0 {
+				for j := range dst {
+					dst[j] += src[j]
+				}
+			} else {
+				copy(dst, src)
+			}
+		}
+	}
+	putInts(offP)
+	putFloats(panelP)
+}
+
+// gemmRow computes c[j] = (accumulate ? c[j] : 0) + Σ_{p<k} a[p]·b[offs[p]+j]
+// for j < n, single-threaded. Row p of B is b[offs[p]:offs[p]+n]. k, n ≥ 1.
+func gemmRow(k int, a, b []float32, offs []int, c []float32, n int, accumulate bool) {
+	acc := 0
+	if accumulate {
+		acc = 1
+	}
+	kern := &activeKernels
+	fast := n - n%kern.rowTail
+	if fast > 0 {
+		kern.row(k, &a[0], &b[0], &offs[0], &c[0], fast, acc)
+	}
+	if fast < n {
+		rowGo(k, a, b[fast:], offs, c[fast:n], accumulate)
+	}
+}
+
+// rowGo is the portable form of tileKernels.row for len(c) columns.
+func rowGo(k int, a, b []float32, offs []int, c []float32, accumulate bool) {
+	if !accumulate {
+		clear(c)
+	}
+	for p, o := range offs[:k] {
+		av := a[p]
+		for j, bv := range b[o : o+len(c)] {
+			c[j] += av * bv
+		}
+	}
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// tileGo is the portable tile kernel: up to goRows rows, any cols ≤ goCols.
+func tileGo(rows, k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int) {
+	as := unsafe.Slice(a, (rows-1)*lda+k)
+	os := unsafe.Slice(offs, k)
+	maxOff := 0
+	for _, o := range os {
+		maxOff = max(maxOff, o)
+	}
+	bs := unsafe.Slice(b, maxOff+cols)
+	cs := unsafe.Slice(c, (rows-1)*ldc+cols)
+	var acc [goRows][goCols]float32
+	for p, o := range os {
+		brow := bs[o : o+cols]
+		for r := range rows {
+			av := as[r*lda+p]
+			ar := acc[r][:cols]
+			for j, bv := range brow {
+				ar[j] += av * bv
+			}
+		}
+	}
+	for r := range rows {
+		dst := cs[r*ldc : r*ldc+cols]
+		if accumulate != 0 {
+			for j := range dst {
+				dst[j] += acc[r][j]
+			}
+		} else {
+			copy(dst, acc[r][:cols])
+		}
+	}
+}
+
+// Portable tile geometry.
+const (
+	goRows = 4
+	goCols = 16
+)
+
+var goKernels = tileKernels{
+	name: "go", rows: goRows, cols: goCols, anyCols: true,
+	row: func(k int, a *float32, b *float32, offs *int, c *float32, n int, acc int) {
+		os := unsafe.Slice(offs, k)
+		maxOff := 0
+		for _, o := range os {
+			maxOff = max(maxOff, o)
+		}
+		rowGo(k, unsafe.Slice(a, k), unsafe.Slice(b, maxOff+n), os, unsafe.Slice(c, n), acc != 0)
+	},
+	rowTail: 1,
+	tiles: []tileFunc{
+		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int) {
+			tileGo(1, k, a, lda, b, offs, c, ldc, cols, acc)
+		},
+		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int) {
+			tileGo(2, k, a, lda, b, offs, c, ldc, cols, acc)
+		},
+		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int) {
+			tileGo(3, k, a, lda, b, offs, c, ldc, cols, acc)
+		},
+		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int) {
+			tileGo(4, k, a, lda, b, offs, c, ldc, cols, acc)
+		},
+	},
+}

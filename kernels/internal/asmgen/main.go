@@ -1,0 +1,336 @@
+// Command asmgen generates the amd64 assembly micro-kernels of package
+// kernels. Run it through `go generate` in the kernels directory.
+//
+// Every kernel computes one register tile of C = A·B:
+//
+//	C[i][j] (+)= Σ_p A[i*lda + p] · B[offs[p] + j]   for i < rows, j < cols, p < k
+//
+// A is read in place (row-major, lda elements apart), B through a table of
+// row offsets, so plain matrices (offs[p] = p*ldb) and shifted views of a
+// padded image (implicit im2col) share one kernel.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// Tile geometry; must match the constants in kernels/gemm_amd64.go.
+const (
+	avx512Rows = 12 // rows of the AVX-512 tile (2 zmm accumulators per row)
+	avx2Rows   = 6  // rows of the AVX2 tile (2 ymm accumulators per row)
+	unroll     = 4  // k-loop unrolling
+)
+
+const (
+	tileSignature = "func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)"
+	rowSignature  = "func(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int)"
+)
+
+func main() {
+	ConstraintExpr("amd64,!purego")
+	for r := 1; r <= avx512Rows; r++ {
+		avx512Kernel(r)
+	}
+	for r := 1; r <= avx2Rows; r++ {
+		avx2Kernel(r)
+	}
+	rowAVX512()
+	rowAVX2()
+	Generate()
+}
+
+// rowAddr returns the address of A[row][0] given base registers that point
+// at rows 0, 3, 6, 9 and lda in bytes held in ldaReg.
+func rowAddr(bases []Register, ldaReg Register, row, disp int) Mem {
+	m := Mem{Base: bases[row/3], Disp: disp}
+	if row%3 != 0 {
+		m = m.Idx(ldaReg, uint8(row%3))
+	}
+	return m
+}
+
+// loadArgs loads the common arguments and returns the A row base registers.
+func loadArgs(rows int) (kReg, ldaReg Register, bases []Register, bReg, offsReg, cReg, ldcReg Register) {
+	kReg, ldaReg, bReg, offsReg, cReg, ldcReg = RCX, RDX, RDI, RBX, R12, R13
+	Load(Param("k"), kReg)
+	Load(Param("lda"), ldaReg)
+	SHLQ(U8(2), ldaReg)
+	baseRegs := []Register{RSI, R8, R9, R10}
+	Load(Param("a"), RSI)
+	for j := 1; j*3 < rows; j++ {
+		// base j = base j-1 + 3*lda
+		LEAQ(Mem{Base: baseRegs[j-1], Index: ldaReg, Scale: 2}, baseRegs[j])
+		ADDQ(ldaReg, baseRegs[j])
+	}
+	bases = baseRegs[:(rows+2)/3]
+	Load(Param("b"), bReg)
+	Load(Param("offs"), offsReg)
+	Load(Param("c"), cReg)
+	Load(Param("ldc"), ldcReg)
+	SHLQ(U8(2), ldcReg)
+	return
+}
+
+func avx512Kernel(rows int) {
+	TEXT(fmt.Sprintf("tileAVX512x%d", rows), NOSPLIT, tileSignature)
+	Doc(fmt.Sprintf("tileAVX512x%d computes a %dx32 tile with AVX-512; cols in [1,32] selects the columns read and written.", rows, rows))
+	kReg, ldaReg, bases, bReg, offsReg, cReg, ldcReg := loadArgs(rows)
+
+	// Column masks: K1 covers columns 0-15, K2 columns 16-31.
+	Load(Param("cols"), RAX)
+	MOVQ(U32(1), R11)
+	SHLXQ(RAX, R11, R11) // cols <= 32, so no overflow
+	DECQ(R11)
+	KMOVD(R11.As32(), K1)
+	KSHIFTRD(U8(16), K1, K2)
+
+	acc := make([][2]VecPhysical, rows)
+	for i := range acc {
+		acc[i] = [2]VecPhysical{zmm(2 * i), zmm(2*i + 1)}
+		VPXORD(acc[i][0], acc[i][0], acc[i][0])
+		VPXORD(acc[i][1], acc[i][1], acc[i][1])
+	}
+	bVec := [2][2]VecPhysical{{Z24, Z25}, {Z26, Z27}}
+	bcast := []VecPhysical{Z28, Z29, Z30, Z31}
+
+	step := func(u int) {
+		off := RAX
+		if u%2 == 1 {
+			off = R11
+		}
+		MOVQ(Mem{Base: offsReg, Disp: 8 * u}, off)
+		bv := bVec[u%2]
+		VMOVUPS_Z(Mem{Base: bReg, Index: off, Scale: 4}, K1, bv[0])
+		VMOVUPS_Z(Mem{Base: bReg, Index: off, Scale: 4, Disp: 64}, K2, bv[1])
+		for i := 0; i < rows; i++ {
+			t := bcast[i%len(bcast)]
+			VBROADCASTSS(rowAddr(bases, ldaReg, i, 4*u), t)
+			VFMADD231PS(bv[0], t, acc[i][0])
+			VFMADD231PS(bv[1], t, acc[i][1])
+		}
+	}
+	kLoop(kReg, offsReg, bases, step)
+
+	// Store: C (+)= acc.
+	Load(Param("accumulate"), RAX)
+	for i := 0; i < rows; i++ {
+		c0 := Mem{Base: cReg}
+		c1 := Mem{Base: cReg, Disp: 64}
+		TESTQ(RAX, RAX)
+		JE(LabelRef(fmt.Sprintf("avx512x%d_store%d", rows, i)))
+		VADDPS_Z(c0, acc[i][0], K1, acc[i][0])
+		VADDPS_Z(c1, acc[i][1], K2, acc[i][1])
+		Label(fmt.Sprintf("avx512x%d_store%d", rows, i))
+		VMOVUPS(acc[i][0], K1, c0)
+		VMOVUPS(acc[i][1], K2, c1)
+		if i+1 < rows {
+			ADDQ(ldcReg, cReg)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+func avx2Kernel(rows int) {
+	TEXT(fmt.Sprintf("tileAVX2x%d", rows), NOSPLIT, tileSignature)
+	Doc(fmt.Sprintf("tileAVX2x%d computes a %dx16 tile with AVX2 and FMA; cols must be 16.", rows, rows))
+	kReg, ldaReg, bases, bReg, offsReg, cReg, ldcReg := loadArgs(rows)
+
+	acc := make([][2]VecPhysical, rows)
+	for i := range acc {
+		acc[i] = [2]VecPhysical{ymm(2 * i), ymm(2*i + 1)}
+		VXORPS(acc[i][0], acc[i][0], acc[i][0])
+		VXORPS(acc[i][1], acc[i][1], acc[i][1])
+	}
+	bv := [2]VecPhysical{Y12, Y13}
+	bcast := []VecPhysical{Y14, Y15}
+
+	step := func(u int) {
+		MOVQ(Mem{Base: offsReg, Disp: 8 * u}, RAX)
+		VMOVUPS(Mem{Base: bReg, Index: RAX, Scale: 4}, bv[0])
+		VMOVUPS(Mem{Base: bReg, Index: RAX, Scale: 4, Disp: 32}, bv[1])
+		for i := 0; i < rows; i++ {
+			t := bcast[i%len(bcast)]
+			VBROADCASTSS(rowAddr(bases, ldaReg, i, 4*u), t)
+			VFMADD231PS(bv[0], t, acc[i][0])
+			VFMADD231PS(bv[1], t, acc[i][1])
+		}
+	}
+	kLoop(kReg, offsReg, bases, step)
+
+	Load(Param("accumulate"), RAX)
+	for i := 0; i < rows; i++ {
+		c0 := Mem{Base: cReg}
+		c1 := Mem{Base: cReg, Disp: 32}
+		TESTQ(RAX, RAX)
+		JE(LabelRef(fmt.Sprintf("avx2x%d_store%d", rows, i)))
+		VADDPS(c0, acc[i][0], acc[i][0])
+		VADDPS(c1, acc[i][1], acc[i][1])
+		Label(fmt.Sprintf("avx2x%d_store%d", rows, i))
+		VMOVUPS(acc[i][0], c0)
+		VMOVUPS(acc[i][1], c1)
+		if i+1 < rows {
+			ADDQ(ldcReg, cReg)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// rowAVX512 emits a one-row kernel for long rows:
+// c[j] (+)= Σ_{p<k} a[p]·b[offs[p]+j] for j < n, 64 columns at a time with
+// a masked final chunk.
+func rowAVX512() {
+	TEXT("rowAVX512", NOSPLIT, rowSignature)
+	Doc("rowAVX512 computes c[j] (+)= Σ_{p<k} a[p]·b[offs[p]+j] for j < n with AVX-512.")
+	a, b, offs, c, n, acc := RSI, RDI, RBX, R12, R13, R14
+	Load(Param("a"), a)
+	Load(Param("b"), b)
+	Load(Param("offs"), offs)
+	Load(Param("c"), c)
+	Load(Param("n"), n)
+	Load(Param("accumulate"), acc)
+	masks := []Register{K1, K2, K3, K4}
+	accs := []VecPhysical{Z0, Z1, Z2, Z3}
+	bv := []VecPhysical{Z4, Z5, Z6, Z7}
+
+	Label("row512_chunk")
+	TESTQ(n, n)
+	JLE(LabelRef("row512_done"))
+	// masks for min(n, 64) columns (BZHI reads only the low 8 index bits)
+	MOVQ(U32(64), R8)
+	CMPQ(n, R8)
+	CMOVQLT(n, R8)
+	MOVQ(I32(-1), RAX)
+	BZHIQ(R8, RAX, RAX)
+	KMOVQ(RAX, K1)
+	KSHIFTRQ(U8(16), K1, K2)
+	KSHIFTRQ(U8(32), K1, K3)
+	KSHIFTRQ(U8(48), K1, K4)
+	for v := range accs {
+		VPXORD(accs[v], accs[v], accs[v])
+	}
+	Load(Param("k"), RCX)
+	XORQ(RDX, RDX) // p
+	Label("row512_k")
+	MOVQ(Mem{Base: offs, Index: RDX, Scale: 8}, RAX)
+	VBROADCASTSS(Mem{Base: a, Index: RDX, Scale: 4}, Z8)
+	for v := range accs {
+		VMOVUPS_Z(Mem{Base: b, Index: RAX, Scale: 4, Disp: 64 * v}, masks[v], bv[v])
+		VFMADD231PS(bv[v], Z8, accs[v])
+	}
+	INCQ(RDX)
+	CMPQ(RDX, RCX)
+	JL(LabelRef("row512_k"))
+
+	TESTQ(acc, acc)
+	JE(LabelRef("row512_store"))
+	for v := range accs {
+		VADDPS_Z(Mem{Base: c, Disp: 64 * v}, accs[v], masks[v], accs[v])
+	}
+	Label("row512_store")
+	for v := range accs {
+		VMOVUPS(accs[v], masks[v], Mem{Base: c, Disp: 64 * v})
+	}
+	ADDQ(U32(256), b)
+	ADDQ(U32(256), c)
+	SUBQ(U8(64), n)
+	JMP(LabelRef("row512_chunk"))
+	Label("row512_done")
+	VZEROUPPER()
+	RET()
+}
+
+// rowAVX2 is rowAVX512 for AVX2: it handles the first n - n%8 columns and
+// leaves the rest to the caller.
+func rowAVX2() {
+	TEXT("rowAVX2", NOSPLIT, rowSignature)
+	Doc("rowAVX2 computes c[j] (+)= Σ_{p<k} a[p]·b[offs[p]+j] for j < n - n%8 with AVX2 and FMA.")
+	a, b, offs, c, n, acc := RSI, RDI, RBX, R12, R13, R14
+	Load(Param("a"), a)
+	Load(Param("b"), b)
+	Load(Param("offs"), offs)
+	Load(Param("c"), c)
+	Load(Param("n"), n)
+	Load(Param("accumulate"), acc)
+	for _, width := range []int{4, 1} {
+		name := fmt.Sprintf("row256x%d", width)
+		accs := []VecPhysical{Y0, Y1, Y2, Y3}[:width]
+		bv := []VecPhysical{Y4, Y5, Y6, Y7}[:width]
+		Label(name + "_chunk")
+		CMPQ(n, U8(8*width))
+		JL(LabelRef(name + "_done"))
+		for v := range accs {
+			VXORPS(accs[v], accs[v], accs[v])
+		}
+		Load(Param("k"), RCX)
+		XORQ(RDX, RDX)
+		Label(name + "_k")
+		MOVQ(Mem{Base: offs, Index: RDX, Scale: 8}, RAX)
+		VBROADCASTSS(Mem{Base: a, Index: RDX, Scale: 4}, Y8)
+		for v := range accs {
+			VMOVUPS(Mem{Base: b, Index: RAX, Scale: 4, Disp: 32 * v}, bv[v])
+			VFMADD231PS(bv[v], Y8, accs[v])
+		}
+		INCQ(RDX)
+		CMPQ(RDX, RCX)
+		JL(LabelRef(name + "_k"))
+		TESTQ(acc, acc)
+		JE(LabelRef(name + "_store"))
+		for v := range accs {
+			VADDPS(Mem{Base: c, Disp: 32 * v}, accs[v], accs[v])
+		}
+		Label(name + "_store")
+		for v := range accs {
+			VMOVUPS(accs[v], Mem{Base: c, Disp: 32 * v})
+		}
+		ADDQ(U32(32*width), b)
+		ADDQ(U32(32*width), c)
+		SUBQ(U8(8*width), n)
+		JMP(LabelRef(name + "_chunk"))
+		Label(name + "_done")
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// kLoop emits the k loop, unrolled by `unroll`, calling step(u) for the
+// u-th step of an unrolled block; step addresses A with displacement 4u and
+// the offset table with displacement 8u.
+func kLoop(kReg, offsReg Register, bases []Register, step func(u int)) {
+	name := fmt.Sprintf("k%d", labelSeq)
+	labelSeq++
+	Label(name + "_block")
+	CMPQ(kReg, U8(unroll))
+	JL(LabelRef(name + "_tail"))
+	for u := 0; u < unroll; u++ {
+		step(u)
+	}
+	ADDQ(U8(8*unroll), offsReg)
+	for _, r := range bases {
+		ADDQ(U8(4*unroll), r)
+	}
+	SUBQ(U8(unroll), kReg)
+	JMP(LabelRef(name + "_block"))
+
+	Label(name + "_tail")
+	TESTQ(kReg, kReg)
+	JE(LabelRef(name + "_done"))
+	step(0)
+	ADDQ(U8(8), offsReg)
+	for _, r := range bases {
+		ADDQ(U8(4), r)
+	}
+	DECQ(kReg)
+	JMP(LabelRef(name + "_tail"))
+	Label(name + "_done")
+}
+
+var labelSeq int
+
+func zmm(i int) VecPhysical { return []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23}[i] }
+func ymm(i int) VecPhysical { return []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11}[i] }

@@ -1,0 +1,109 @@
+package kernels
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
+// matrices, where op(X) is X or Xᵀ as selected by transA and transB.
+//
+// op(A) is m×k, op(B) is k×n and C is m×n. A is stored m×k (k×m when
+// transA) with row stride lda; B is stored k×n (n×k when transB) with row
+// stride ldb; C has row stride ldc. When beta is 0, C is not read (NaNs in
+// it do not propagate). m, n, k ≥ 0. Large products run on up to
+// GOMAXPROCS goroutines. The slices must hold every element addressed.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return
+	}
+	accumulate := true
+	switch beta {
+	case 0:
+		accumulate = false
+	case 1:
+	default:
+		scaleMatrix(m, n, beta, c, ldc)
+	}
+
+	// A operand: row-major m×k, alpha folded in when needed.
+	aOp, ldaOp := a, lda
+	if transA || alpha != 1 {
+		buf := getFloats(m * k)
+		defer putFloats(buf)
+		aOp, ldaOp = *buf, k
+		if transA {
+			transpose(k, m, a, lda, aOp, k)
+		} else {
+			for i := range m {
+				copy(aOp[i*k:(i+1)*k], a[i*lda:i*lda+k])
+			}
+		}
+		if alpha != 1 {
+			for i := range aOp {
+				aOp[i] *= alpha
+			}
+		}
+	}
+
+	// B operand: row-major k×n.
+	bOp, ldbOp := b, ldb
+	if transB {
+		buf := getFloats(k * n)
+		defer putFloats(buf)
+		bOp, ldbOp = *buf, n
+		transpose(n, k, b, ldb, bOp, n)
+	}
+	offsBuf := getInts(k)
+	defer putInts(offsBuf)
+	offs := *offsBuf
+	for p := range offs {
+		offs[p] = p * ldbOp
+	}
+
+	workers := threads(2 * m * n * k)
+	if m == 1 {
+		// One output row: split its columns across workers.
+		chunk := ceilDiv(ceilDiv(n, workers), 64) * 64
+		parallelFor(workers, ceilDiv(n, chunk), func(t int) {
+			j0 := t * chunk
+			gemmRow(k, aOp, bOp[j0:], offs, c[j0:], min(chunk, n-j0), accumulate)
+		})
+		return
+	}
+	gemmOffsets(m, n, k, aOp, ldaOp, bOp, offs, c, ldc, accumulate, workers)
+}
+
+// scaleMatrix sets C = beta·C for an m×n matrix (C = 0 when beta is 0).
+func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// transpose writes the transpose of the rows×cols matrix src (row stride
+// lds) into dst (cols×rows, row stride ldd), in cache-sized blocks.
+func transpose(rows, cols int, src []float32, lds int, dst []float32, ldd int) {
+	const blk = 32
+	for i0 := 0; i0 < rows; i0 += blk {
+		i1 := min(rows, i0+blk)
+		for j0 := 0; j0 < cols; j0 += blk {
+			j1 := min(cols, j0+blk)
+			for i := i0; i < i1; i++ {
+				s := src[i*lds+j0 : i*lds+j1]
+				for j, v := range s {
+					dst[(j0+j)*ldd+i] = v
+				}
+			}
+		}
+	}
+}
