@@ -233,3 +233,25 @@ func (g *Gemm) Offset(x, y []*graph.Tensor) []*graph.Tensor {
 
 // Terms implements graph.Backprop.
 func (g *Gemm) Terms() graph.Terms { return graph.MultiTerm }
+
+// FoldAffine returns the operator followed by the per-output-column affine
+// map v ↦ scale·v + shift (a BatchNormalization on its [rows, N] output), or
+// nil when C's shape does not allow it.
+func (g *Gemm) FoldAffine(scale, shift []float32) graph.Op {
+	n := g.B.Shape[1]
+	if len(scale) != n || g.TransA || (len(g.cShape) == 2 && g.cShape[0] != 1) {
+		return nil
+	}
+	f := &Gemm{B: graph.New(g.B.Shape...), Alpha: g.Alpha, matmul: g.matmul, cShape: []int{n}, C: make([]float32, n)}
+	for i, v := range g.B.Data {
+		f.B.Data[i] = v * scale[i%n]
+	}
+	for j := range n {
+		var c float32
+		if g.C != nil {
+			c = g.C[j%len(g.C)]
+		}
+		f.C[j] = c*scale[j] + shift[j]
+	}
+	return f
+}
