@@ -1,0 +1,407 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"strings"
+	"testing"
+
+	"github.com/paneonnx/paneonnx/graph"
+)
+
+// This file holds the generic oracle every operator test uses: the gradient
+// against central finite differences, the local linear form against its
+// definition y = A·x + c (A rebuilt densely from unit vectors), |A| against
+// the element-wise absolute value of A, the Terms class against A's
+// sparsity, and the batched backward (several seeds per image, accumulation
+// into dx) against the dense matrices.
+
+// opCase is one operator instance with its data inputs.
+type opCase struct {
+	spec *graph.NodeSpec
+	in   []*graph.Tensor
+	// noCoef: Backward(Coef) must fail (Softmax).
+	noCoef bool
+	// noGrad skips the finite-difference check (inputs on a kink).
+	noGrad bool
+	// h is the finite-difference step (default 1e-2).
+	h float64
+	// unbatched: the op does not keep the batch as the leading dim of every
+	// tensor; only forward-level checks apply.
+	unbatched bool
+}
+
+// spec builds a node spec. Inputs are given as data names ("x") or
+// constants (*graph.Const), "" for an absent optional input.
+func spec(typ string, opset int, attrs map[string]graph.Attr, inputs ...any) *graph.NodeSpec {
+	s := &graph.NodeSpec{Name: "n", Type: typ, Opset: opset, Attrs: attrs, NumOutputs: 1}
+	for _, in := range inputs {
+		switch v := in.(type) {
+		case string:
+			s.Inputs = append(s.Inputs, graph.Input{Name: v})
+		case *graph.Const:
+			s.Inputs = append(s.Inputs, graph.Input{Name: "k", Const: v})
+		default:
+			panic(fmt.Sprintf("spec input %T", in))
+		}
+	}
+	return s
+}
+
+func aInt(v int64) graph.Attr         { return graph.Attr{Kind: graph.AttrInt, I: v} }
+func aFloat(v float32) graph.Attr     { return graph.Attr{Kind: graph.AttrFloat, F: v} }
+func aStr(v string) graph.Attr        { return graph.Attr{Kind: graph.AttrString, S: v} }
+func aInts(v ...int64) graph.Attr     { return graph.Attr{Kind: graph.AttrInts, Ints: v} }
+func aFloats(v ...float32) graph.Attr { return graph.Attr{Kind: graph.AttrFloats, Floats: v} }
+
+// cst is a float constant; icst an integer one.
+func cst(shape []int, v ...float64) *graph.Const { return &graph.Const{Shape: shape, V: v} }
+func icst(v ...int64) *graph.Const {
+	c := &graph.Const{Shape: []int{len(v)}, Int: true}
+	for _, x := range v {
+		c.V = append(c.V, float64(x))
+	}
+	return c
+}
+
+// tensor makes a tensor from values.
+func tensor(shape []int, v ...float32) *graph.Tensor {
+	t, err := graph.FromData(shape, v)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// randT fills a tensor with values uniform in ±scale, at least gap away from
+// every kink (and kink points themselves never occur).
+func randT(rng *rand.Rand, scale float32, gap float32, kinks []float32, shape ...int) *graph.Tensor {
+	t := graph.New(shape...)
+	for i := range t.Data {
+	retry:
+		v := (2*rng.Float32() - 1) * scale
+		for _, k := range kinks {
+			if math.Abs(float64(v-k)) < float64(gap) {
+				goto retry
+			}
+		}
+		t.Data[i] = v
+	}
+	return t
+}
+
+func build(t *testing.T, s *graph.NodeSpec) graph.Op {
+	t.Helper()
+	op, err := graph.Build(s)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	return op
+}
+
+// forward runs op on data inputs.
+func forward(t *testing.T, op graph.Op, in []*graph.Tensor) []*graph.Tensor {
+	t.Helper()
+	shapes := make([][]int, len(in))
+	for i, x := range in {
+		shapes[i] = x.Shape
+	}
+	os, err := op.Infer(shapes)
+	if err != nil {
+		t.Fatalf("infer: %v", err)
+	}
+	out := make([]*graph.Tensor, len(os))
+	for i, s := range os {
+		out[i] = graph.New(s...)
+		for k := range out[i].Data {
+			out[i].Data[k] = float32(math.NaN()) // Forward must overwrite
+		}
+	}
+	if err := op.Forward(in, out); err != nil {
+		t.Fatalf("forward: %v", err)
+	}
+	return out
+}
+
+// wantData compares a tensor with expected shape and values (exactly, or
+// within tol relative to the largest expected magnitude).
+func wantData(t *testing.T, what string, got *graph.Tensor, shape []int, want []float32, tol float64) {
+	t.Helper()
+	if !graph.SameShape(got.Shape, shape) {
+		t.Fatalf("%s: shape %v, want %v", what, got.Shape, shape)
+	}
+	scale := 1.0
+	for _, v := range want {
+		scale = math.Max(scale, math.Abs(float64(v)))
+	}
+	for i := range want {
+		d := math.Abs(float64(got.Data[i] - want[i]))
+		if d > tol*scale || (math.IsNaN(float64(got.Data[i])) != math.IsNaN(float64(want[i]))) {
+			t.Fatalf("%s: got %v, want %v (first difference at %d)", what, got.Data, want, i)
+		}
+	}
+}
+
+// dense is a backward matrix: rows over all output elements (outputs
+// concatenated), columns over all data-input elements (inputs concatenated).
+type dense [][]float64
+
+// denseOf rebuilds the matrix a mode selects from unit vectors.
+func denseOf(t *testing.T, bp graph.Backprop, mode graph.Mode, x, y []*graph.Tensor) (dense, error) {
+	t.Helper()
+	var m dense
+	for o := range y {
+		for j := range y[o].Data {
+			dy := make([]*graph.Tensor, len(y))
+			dy[o] = graph.New(y[o].Shape...)
+			dy[o].Data[j] = 1
+			dx := make([]*graph.Tensor, len(x))
+			for i := range x {
+				dx[i] = graph.New(x[i].Shape...)
+			}
+			if err := bp.Backward(mode, x, y, dy, dx); err != nil {
+				return nil, err
+			}
+			var row []float64
+			for i := range dx {
+				for _, v := range dx[i].Data {
+					row = append(row, float64(v))
+				}
+			}
+			m = append(m, row)
+		}
+	}
+	return m, nil
+}
+
+func flat(ts []*graph.Tensor) []float64 {
+	var out []float64
+	for _, t := range ts {
+		for _, v := range t.Data {
+			out = append(out, float64(v))
+		}
+	}
+	return out
+}
+
+// checkOp runs every generic check on one operator instance.
+func checkOp(t *testing.T, c opCase) {
+	t.Helper()
+	op := build(t, c.spec)
+	bp, ok := op.(graph.Backprop)
+	if !ok {
+		t.Fatalf("%s does not implement graph.Backprop", op.Type())
+	}
+	x := c.in
+	y := forward(t, op, x)
+	xs, ys := flat(x), flat(y)
+
+	grad, err := denseOf(t, bp, graph.Grad, x, y)
+	if err != nil {
+		t.Fatalf("grad: %v", err)
+	}
+	mats := map[graph.Mode]dense{graph.Grad: grad}
+	if !c.noGrad {
+		checkFD(t, op, c, grad)
+	}
+
+	coef, err := denseOf(t, bp, graph.Coef, x, y)
+	if c.noCoef {
+		if err == nil {
+			t.Fatalf("Backward(Coef) succeeded, want an error")
+		}
+		if _, err := denseOf(t, bp, graph.AbsCoef, x, y); err == nil {
+			t.Fatalf("Backward(AbsCoef) succeeded, want an error")
+		}
+	} else {
+		if err != nil {
+			t.Fatalf("coef: %v", err)
+		}
+		abs, err := denseOf(t, bp, graph.AbsCoef, x, y)
+		if err != nil {
+			t.Fatalf("abscoef: %v", err)
+		}
+		mats[graph.Coef], mats[graph.AbsCoef] = coef, abs
+		checkLinear(t, bp, x, y, xs, ys, coef, abs)
+	}
+	if !c.unbatched {
+		checkLocal(t, x, y, mats)
+		checkSeeds(t, bp, x, y, mats)
+	}
+}
+
+// checkFD compares the Grad matrix with central finite differences.
+func checkFD(t *testing.T, op graph.Op, c opCase, grad dense) {
+	t.Helper()
+	h := c.h
+	if h == 0 {
+		h = 1e-2
+	}
+	col := 0
+	for i, xi := range c.in {
+		for k := range xi.Data {
+			orig := xi.Data[k]
+			shifted := func(d float64) []float64 {
+				in := append([]*graph.Tensor(nil), c.in...)
+				in[i] = xi.Clone()
+				in[i].Data[k] = float32(float64(orig) + d)
+				return flat(forward(t, op, in))
+			}
+			hp, hm := float32(float64(orig)+h)-orig, orig-float32(float64(orig)-h)
+			yp, ym := shifted(h), shifted(-h)
+			for j := range yp {
+				fd := (yp[j] - ym[j]) / float64(hp+hm)
+				g := grad[j][col]
+				if math.Abs(fd-g) > 2e-3*(1+math.Abs(fd)) {
+					t.Fatalf("%s: d y[%d] / d x%d[%d] = %g, finite differences give %g", op.Type(), j, i, k, g, fd)
+				}
+			}
+			col++
+		}
+	}
+}
+
+// checkLinear checks y = A·x + c, |A| and the Terms class.
+func checkLinear(t *testing.T, bp graph.Backprop, x, y []*graph.Tensor, xs, ys []float64, coef, abs dense) {
+	t.Helper()
+	off := bp.Offset(x, y)
+	if off != nil && len(off) != len(y) {
+		t.Fatalf("Offset returned %d tensors for %d outputs", len(off), len(y))
+	}
+	var cs []float64
+	for o := range y {
+		if off != nil && off[o] != nil {
+			if !graph.SameShape(off[o].Shape, y[o].Shape) {
+				t.Fatalf("offset %d has shape %v, output %v", o, off[o].Shape, y[o].Shape)
+			}
+			cs = append(cs, flat(off[o:o+1])...)
+		} else {
+			cs = append(cs, make([]float64, y[o].Len())...)
+		}
+	}
+	terms := bp.Terms()
+	for j, row := range coef {
+		sum, mag, nz := cs[j], math.Abs(cs[j]), 0
+		for k, a := range row {
+			sum += a * xs[k]
+			mag += math.Abs(a * xs[k])
+			if a != 0 {
+				nz++
+				if terms == graph.Routing && (a != 1 || cs[j] != 0) {
+					t.Fatalf("routing node: A[%d][%d] = %g, c = %g", j, k, a, cs[j])
+				}
+			}
+			if abs[j][k] != math.Abs(a) {
+				t.Fatalf("|A|[%d][%d] = %g, A = %g", j, k, abs[j][k], a)
+			}
+		}
+		if nz > 1 && terms != graph.MultiTerm {
+			t.Fatalf("%v node: row %d of A has %d non-zeros: %v", terms, j, nz, row)
+		}
+		if d := math.Abs(sum - ys[j]); d > 4e-7*(mag+math.Abs(ys[j]))+1e-30 && !(math.IsInf(ys[j], 0) && sum == ys[j]) {
+			t.Fatalf("y[%d] = %g but A·x + c = %g (row %v, c %g)", j, ys[j], sum, row, cs[j])
+		}
+	}
+}
+
+// imageOf returns, for each element of the concatenated tensors, its image.
+func imageOf(ts []*graph.Tensor) []int {
+	var out []int
+	for _, t := range ts {
+		per := t.Len() / t.Shape[0]
+		for k := range t.Data {
+			out = append(out, k/per)
+		}
+	}
+	return out
+}
+
+// checkLocal checks that no output depends on another image's inputs.
+func checkLocal(t *testing.T, x, y []*graph.Tensor, mats map[graph.Mode]dense) {
+	t.Helper()
+	xi, yi := imageOf(x), imageOf(y)
+	for mode, m := range mats {
+		for j, row := range m {
+			for k, a := range row {
+				if a != 0 && xi[k] != yi[j] {
+					t.Fatalf("%v: output %d (image %d) depends on input %d (image %d)", mode, j, yi[j], k, xi[k])
+				}
+			}
+		}
+	}
+}
+
+// checkSeeds runs Backward with two seeds per image on random vectors,
+// accumulating into random dx (one nil when there are several inputs), and
+// compares with the dense matrices.
+func checkSeeds(t *testing.T, bp graph.Backprop, x, y []*graph.Tensor, mats map[graph.Mode]dense) {
+	t.Helper()
+	const s = 2
+	rng := rand.New(rand.NewSource(7))
+	for mode, m := range mats {
+		dy := make([]*graph.Tensor, len(y))
+		for o := range y {
+			dy[o] = randT(rng, 1, 0, nil, withSeeds(y[o].Shape, s)...)
+		}
+		dx := make([]*graph.Tensor, len(x))
+		pre := make([]*graph.Tensor, len(x))
+		for i := range x {
+			if i == 0 && len(x) > 1 {
+				continue
+			}
+			dx[i] = randT(rng, 1, 0, nil, withSeeds(x[i].Shape, s)...)
+			pre[i] = dx[i].Clone()
+		}
+		dyCopy := make([]*graph.Tensor, len(y))
+		for o := range dy {
+			dyCopy[o] = dy[o].Clone()
+		}
+		if err := bp.Backward(mode, x, y, dy, dx); err != nil {
+			t.Fatalf("%v with %d seeds: %v", mode, s, err)
+		}
+		for o := range dy {
+			if !graph.SameShape(dy[o].Shape, dyCopy[o].Shape) || fmt.Sprint(dy[o].Data) != fmt.Sprint(dyCopy[o].Data) {
+				t.Fatalf("%v: Backward modified dy", mode)
+			}
+		}
+		col := 0
+		for i := range x {
+			perX := x[i].Len() / x[i].Shape[0]
+			if dx[i] == nil {
+				col += x[i].Len()
+				continue
+			}
+			for b := 0; b < dx[i].Shape[0]; b++ {
+				n := b / s
+				for kl := 0; kl < perX; kl++ {
+					want, mag := float64(pre[i].Data[b*perX+kl]), 0.0
+					row := 0
+					for o := range y {
+						perY := y[o].Len() / y[o].Shape[0]
+						for jl := 0; jl < perY; jl++ {
+							v := float64(dy[o].Data[b*perY+jl]) * m[row+n*perY+jl][col+n*perX+kl]
+							want += v
+							mag += math.Abs(v)
+						}
+						row += y[o].Len()
+					}
+					got := float64(dx[i].Data[b*perX+kl])
+					if math.Abs(got-want) > 1e-5*(1+mag) {
+						t.Fatalf("%v, %d seeds: dx%d[%d][%d] = %g, want %g", mode, s, i, b, kl, got, want)
+					}
+				}
+			}
+			col += x[i].Len()
+		}
+	}
+}
+
+// wantErr checks that building the spec fails with a message containing sub.
+func wantErr(t *testing.T, s *graph.NodeSpec, sub string) {
+	t.Helper()
+	_, err := graph.Build(s)
+	if err == nil || !strings.Contains(err.Error(), sub) {
+		t.Fatalf("build %s: error %v, want one containing %q", s.Type, err, sub)
+	}
+}

@@ -1,0 +1,105 @@
+package ops
+
+import (
+	"fmt"
+
+	"github.com/paneonnx/paneonnx/graph"
+)
+
+// Unary is an element-wise operator of one data input (activations, Neg,
+// Abs, Sqrt, ...). Its local linear form is diagonal, so it is a SingleTerm
+// node: y_i = A_i·x_i + c_i with A and c given per operator in the file that
+// registers it.
+type Unary struct {
+	typ string
+	f   unaryFunc
+}
+
+// unaryFunc is the arithmetic of one element-wise operator on contiguous
+// runs of equal length.
+type unaryFunc interface {
+	forward(y, x []float32)
+	// backward accumulates dx += m(x)·dy, m being the Jacobian diagonal
+	// (Grad), A (Coef) or |A| (AbsCoef) at x.
+	backward(mode graph.Mode, dx, dy, x []float32)
+	// offset writes c of the local linear form for inputs x and outputs y
+	// and reports whether any element is non-zero.
+	offset(c, x, y []float32) bool
+}
+
+// registerUnary registers an element-wise operator whose constructor mk
+// reads the attributes and constant operands (if any); input 0 is the data.
+func registerUnary(typ string, mk func(s *graph.NodeSpec) (unaryFunc, error)) {
+	graph.Register(typ, func(s *graph.NodeSpec) (graph.Op, error) {
+		if err := s.RequireData(0); err != nil {
+			return nil, err
+		}
+		f, err := mk(s)
+		if err != nil {
+			return nil, err
+		}
+		return &Unary{typ: typ, f: f}, nil
+	})
+}
+
+// Type implements graph.Op.
+func (u *Unary) Type() string { return u.typ }
+
+// Infer implements graph.Op.
+func (u *Unary) Infer(in [][]int) ([][]int, error) {
+	if len(in) != 1 {
+		return nil, fmt.Errorf("expects 1 input, has %d", len(in))
+	}
+	return [][]int{append([]int(nil), in[0]...)}, nil
+}
+
+// Forward implements graph.Op.
+func (u *Unary) Forward(in, out []*graph.Tensor) error {
+	x, y := in[0].Data, out[0].Data
+	parFor(len(x), parMinWork, func(lo, hi int) { u.f.forward(y[lo:hi], x[lo:hi]) })
+	return nil
+}
+
+// Backward implements graph.Backprop.
+func (u *Unary) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
+	if dy[0] == nil || dx[0] == nil {
+		return nil
+	}
+	s, err := seedsOf(x[0], dy[0])
+	if err != nil {
+		return err
+	}
+	if err := checkGrad(x[0], dx[0], s); err != nil {
+		return err
+	}
+	per := graph.NumElements(x[0].Shape[1:])
+	xd, dyd, dxd := x[0].Data, dy[0].Data, dx[0].Data
+	rowsFor(dy[0].Shape[0], per, func(b, lo, hi int) {
+		o, xo := b*per, b/s*per
+		u.f.backward(mode, dxd[o+lo:o+hi], dyd[o+lo:o+hi], xd[xo+lo:xo+hi])
+	})
+	return nil
+}
+
+// Offset implements graph.Backprop.
+func (u *Unary) Offset(x, y []*graph.Tensor) []*graph.Tensor {
+	c := graph.New(y[0].Shape...)
+	if !u.f.offset(c.Data, x[0].Data, y[0].Data) {
+		return nil
+	}
+	return []*graph.Tensor{c}
+}
+
+// Terms implements graph.Backprop.
+func (u *Unary) Terms() graph.Terms { return graph.SingleTerm }
+
+// fill sets every element of c to v and reports whether v is non-zero.
+func fill(c []float32, v float32) bool {
+	if v == 0 {
+		return false
+	}
+	for i := range c {
+		c[i] = v
+	}
+	return true
+}
