@@ -1,0 +1,168 @@
+package excitation_test
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/paneonnx/paneonnx/excitation"
+	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/importer"
+	"github.com/paneonnx/paneonnx/internal/testutil"
+)
+
+// lowered imports the model in dir, folds its BatchNormalizations, runs it
+// on test_data_set_0 and lowers the pass.
+func lowered(t *testing.T, dir string) (*excitation.Lowered, *importer.Model) {
+	t.Helper()
+	m, err := importer.Load(filepath.Join(dir, "model.onnx"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, in, err := importer.ReadTensorFile(filepath.Join(dir, "test_data_set_0", "input_0.pb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := excitation.FoldBatchNorm(m.Graph)
+	acts, err := g.Run(graph.RunOptions{KeepAll: true}, in.Tensor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := excitation.Lower(g, acts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, m
+}
+
+func testModelDirs(t *testing.T) []string {
+	dirs, _ := filepath.Glob(filepath.Join(testutil.RepoRoot(t), "testmodels", "*", "test_data_set_0"))
+	for i := range dirs {
+		dirs[i] = filepath.Dir(dirs[i])
+	}
+	if len(dirs) == 0 {
+		t.Fatal("no test models found")
+	}
+	return dirs
+}
+
+// TestGradMatchesPyTorch compares Grad mode at the input with the
+// gradients PyTorch autograd computed on the original modules
+// (testmodels/*/test_data_set_0/grad_input_0.pb, target = argmax per image).
+func TestGradMatchesPyTorch(t *testing.T) {
+	for _, dir := range testModelDirs(t) {
+		golden := filepath.Join(dir, "test_data_set_0", "grad_input_0.pb")
+		if _, err := os.Stat(golden); err != nil {
+			continue
+		}
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			t.Parallel()
+			l, m := lowered(t, dir)
+			_, targets, err := importer.ReadTensorFile(filepath.Join(dir, "test_data_set_0", "grad_targets.pb"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, want, err := importer.ReadTensorFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := m.Graph.Outputs[0]
+			seeds := oneHot(l.Acts[out], targets.Int64())
+			res, err := l.Backward(excitation.Request{Mode: excitation.Grad, SeedTensor: out, Seeds: seeds})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := res.At[m.Graph.Inputs[0]]
+			if e := testutil.RelErr(got.T.Data, want.Float32()); e > 1e-4 {
+				t.Errorf("gradient differs from PyTorch: relative error %.3g", e)
+			}
+		})
+	}
+}
+
+// oneHot returns seeds of y's shape selecting class targets[n] of image n.
+func oneHot(y *graph.Tensor, targets []int64) *graph.Tensor {
+	s := graph.New(y.Shape...)
+	per := len(y.Data) / y.Batch()
+	for n, c := range targets {
+		s.Data[n*per+int(c)] = 1
+	}
+	return s
+}
+
+// allClasses returns seeds for classes [from, to) of every image: row
+// n·(to−from)+k selects class from+k of image n.
+func allClasses(y *graph.Tensor, from, to int) *graph.Tensor {
+	n, classes := y.Batch(), len(y.Data)/y.Batch()
+	k := to - from
+	s := graph.New(append([]int{n * k}, y.Shape[1:]...)...)
+	for i := range n {
+		for j := range k {
+			s.Data[(i*k+j)*classes+from+j] = 1
+		}
+	}
+	return s
+}
+
+// checkCompleteness runs full PANE for classes [from, to) and checks SPEC
+// §5.6: the S reconstruction of every logit within 1e-4 of |logit|, the
+// E+/E− split within 1e-4 of |E+| + |E−|, everything finite. It returns the
+// largest |E+|/|logit| seen.
+func checkCompleteness(t *testing.T, l *excitation.Lowered, logits string, from, to int) float64 {
+	t.Helper()
+	res, err := l.Backward(excitation.Request{Mode: excitation.Full, SeedTensor: logits, Seeds: allClasses(l.Acts[logits], from, to)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ratio float64
+	for b, c := range res.Completeness {
+		if r := c.Residual(); !(r <= 1e-4) {
+			t.Errorf("row %d (class %d): logit %.6g reconstructed as %.6g (residual %.3g)", b, from+b%(to-from), c.Target, c.Reconstructed, r)
+		}
+		if r := c.SplitResidual(); !(r <= 1e-4) {
+			t.Errorf("row %d: E+ %.4g, E− %.4g do not add up to %.6g (residual %.3g)", b, c.EPos, c.ENeg, c.Target, r)
+		}
+		if math.IsNaN(c.Delta) || math.IsInf(c.Delta, 0) {
+			t.Errorf("row %d: Delta is %v", b, c.Delta)
+		}
+		if c.Target != 0 {
+			ratio = math.Max(ratio, math.Abs(c.EPos/c.Target))
+		}
+	}
+	return ratio
+}
+
+func TestCompletenessTestModels(t *testing.T) {
+	for _, dir := range testModelDirs(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			t.Parallel()
+			l, _ := lowered(t, dir)
+			logits := excitation.Logits(l.G)
+			classes := len(l.Acts[logits].Data) / l.Images
+			ratio := checkCompleteness(t, l, logits, 0, classes)
+			t.Logf("max |E+|/|logit| = %.3g", ratio)
+		})
+	}
+}
+
+func TestCompletenessSharedModels(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.Join(testutil.SharedDir(t), "models", "*", "model.onnx"))
+	for _, path := range dirs {
+		dir := filepath.Dir(path)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			l, _ := lowered(t, dir)
+			logits := excitation.Logits(l.G)
+			classes := len(l.Acts[logits].Data) / l.Images
+			chunk := max(1, 64/l.Images)
+			if testing.Short() {
+				classes = min(classes, chunk)
+			}
+			var ratio float64
+			for from := 0; from < classes; from += chunk {
+				ratio = math.Max(ratio, checkCompleteness(t, l, logits, from, min(from+chunk, classes)))
+			}
+			t.Logf("%d classes, max |E+|/|logit| = %.3g", classes, ratio)
+		})
+	}
+}
