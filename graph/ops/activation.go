@@ -29,8 +29,8 @@ func init() {
 		return leakyRelu{a}, err
 	})
 	registerUnary("Clip", newClip)
-	registerUnary("Neg", func(*graph.NodeSpec) (unaryFunc, error) { return neg{}, nil })
-	registerUnary("Abs", func(*graph.NodeSpec) (unaryFunc, error) { return abs{}, nil })
+	registerUnary("Neg", func(*graph.NodeSpec) (unaryFunc, error) { return negate{}, nil })
+	registerUnary("Abs", func(*graph.NodeSpec) (unaryFunc, error) { return absVal{}, nil })
 	registerUnary("HardSigmoid", func(s *graph.NodeSpec) (unaryFunc, error) {
 		a, err := s.Float("alpha", 0.2)
 		if err != nil {
@@ -142,15 +142,15 @@ func (c clip) offset(off, x, y []float32) bool {
 	return any
 }
 
-type neg struct{}
+type negate struct{}
 
-func (neg) forward(y, x []float32) {
+func (negate) forward(y, x []float32) {
 	for i, v := range x {
 		y[i] = -v
 	}
 }
 
-func (neg) backward(mode graph.Mode, dx, dy, x []float32) {
+func (negate) backward(mode graph.Mode, dx, dy, x []float32) {
 	if mode == graph.AbsCoef {
 		for i, g := range dy {
 			dx[i] += g
@@ -162,17 +162,17 @@ func (neg) backward(mode graph.Mode, dx, dy, x []float32) {
 	}
 }
 
-func (neg) offset(c, x, y []float32) bool { return false }
+func (negate) offset(c, x, y []float32) bool { return false }
 
-type abs struct{}
+type absVal struct{}
 
-func (abs) forward(y, x []float32) {
+func (absVal) forward(y, x []float32) {
 	for i, v := range x {
 		y[i] = float32(math.Abs(float64(v)))
 	}
 }
 
-func (abs) backward(mode graph.Mode, dx, dy, x []float32) {
+func (absVal) backward(mode graph.Mode, dx, dy, x []float32) {
 	for i, v := range x {
 		switch {
 		case v > 0 || (v < 0 && mode == graph.AbsCoef):
@@ -183,7 +183,7 @@ func (abs) backward(mode graph.Mode, dx, dy, x []float32) {
 	}
 }
 
-func (abs) offset(c, x, y []float32) bool { return false }
+func (absVal) offset(c, x, y []float32) bool { return false }
 
 type hardSigmoid struct {
 	alpha, beta float32
