@@ -7,10 +7,11 @@ import "unsafe"
 // tileFunc computes one register tile of C = A·B. For i below the tile's
 // fixed row count and j < cols:
 //
-//	c[i*ldc+j] = (accumulate != 0 ? c[i*ldc+j] : 0) + Σ_{p<k} a[i*lda+p]·b[offs[p]+j]
+//	c[i*ldc+j] = (accumulate != 0 ? c[i*ldc+j] : 0) + bias[i] + Σ_{p<k} a[i*lda+p]·b[offs[p]+j]
 //
-// k ≥ 1. Pointers address the first element of each operand.
-type tileFunc func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// where a nil bias counts as zeros. k ≥ 1. Pointers address the first
+// element of each operand.
+type tileFunc func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileKernels is a family of tile functions for one instruction set.
 type tileKernels struct {
@@ -18,9 +19,10 @@ type tileKernels struct {
 	rows, cols int        // full tile size
 	anyCols    bool       // tiles accept any cols in [1, cols]; otherwise exactly cols
 	tiles      []tileFunc // tiles[r-1] computes r rows, r in [1, rows]
-	// row computes c[j] (+)= Σ_{p<k} a[p]·b[offs[p]+j] for the first
-	// n - n%rowTail columns (all of them when rowTail is 1).
-	row     func(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int)
+	// row computes c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for the
+	// first n - n%rowTail columns (all of them when rowTail is 1); a nil
+	// bias counts as zero.
+	row     func(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)
 	rowTail int
 }
 
@@ -33,12 +35,12 @@ const (
 
 // gemmOffsets computes, for i < m and j < n,
 //
-//	C[i*ldc+j] = (accumulate ? C[i*ldc+j] : 0) + Σ_{p<k} A[i*lda+p]·B[offs[p]+j]
+//	C[i*ldc+j] = (accumulate ? C[i*ldc+j] : 0) + bias[i] + Σ_{p<k} A[i*lda+p]·B[offs[p]+j]
 //
-// on up to workers goroutines. Row p of B is the n floats at B[offs[p]:];
-// the caller guarantees they are in bounds. Nothing is read from C when
-// accumulate is false. m, n, k ≥ 1.
-func gemmOffsets(m, n, k int, a []float32, lda int, b []float32, offs []int, c []float32, ldc int, accumulate bool, workers int) {
+// on up to workers goroutines; a nil bias counts as zeros. Row p of B is
+// the n floats at B[offs[p]:]; the caller guarantees they are in bounds.
+// Nothing is read from C when accumulate is false. m, n, k ≥ 1.
+func gemmOffsets(m, n, k int, a []float32, lda int, b []float32, offs []int, c []float32, ldc int, accumulate bool, bias []float32, workers int) {
 	kern := activeKernels
 	rowTiles := (m + kern.rows - 1) / kern.rows
 	colTiles := (n + kern.cols - 1) / kern.cols
@@ -64,12 +66,16 @@ func gemmOffsets(m, n, k int, a []float32, lda int, b []float32, offs []int, c [
 		j0 := (t % colBlocks) * colsPer * kern.cols
 		i1 := min(m, i0+rowsPer*kern.rows)
 		j1 := min(n, j0+colsPer*kern.cols)
-		gemmBlock(&kern, i1-i0, j1-j0, k, a[i0*lda:], lda, b[j0:], offs, c[i0*ldc+j0:], ldc, accumulate)
+		var bi []float32
+		if bias != nil {
+			bi = bias[i0:]
+		}
+		gemmBlock(&kern, i1-i0, j1-j0, k, a[i0*lda:], lda, b[j0:], offs, c[i0*ldc+j0:], ldc, accumulate, bi)
 	})
 }
 
 // gemmBlock is the single-threaded part of gemmOffsets.
-func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, b []float32, offs []int, c []float32, ldc int, accumulate bool) {
+func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, b []float32, offs []int, c []float32, ldc int, accumulate bool, bias []float32) {
 	fullCols := n
 	if !kern.anyCols {
 		fullCols -= n % kern.cols
@@ -80,16 +86,24 @@ func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, b []float32
 		if accumulate || p0 > 0 {
 			acc = 1
 		}
+		var bi []float32
+		if p0 == 0 {
+			bi = bias
+		}
 		for i := 0; i < m; i += kern.rows {
 			rows := min(kern.rows, m-i)
 			tile := kern.tiles[rows-1]
 			ap := &a[i*lda+p0]
+			var bp *float32
+			if bi != nil {
+				bp = &bi[i]
+			}
 			for j := 0; j < fullCols; j += kern.cols {
-				tile(kc, ap, lda, &b[j], &offs[p0], &c[i*ldc+j], ldc, min(kern.cols, fullCols-j), acc)
+				tile(kc, ap, lda, &b[j], &offs[p0], &c[i*ldc+j], ldc, min(kern.cols, fullCols-j), acc, bp)
 			}
 		}
 		if fullCols < n {
-			edgeColumns(kern, m, n-fullCols, kc, a[p0:], lda, b[fullCols:], offs[p0:], c[fullCols:], ldc, acc)
+			edgeColumns(kern, m, n-fullCols, kc, a[p0:], lda, b[fullCols:], offs[p0:], c[fullCols:], ldc, acc, bi)
 		}
 	}
 }
@@ -97,7 +111,7 @@ func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, b []float32
 // edgeColumns handles the last cols < kern.cols columns for kernels that
 // only do full-width tiles: B's columns are copied into a zero-padded panel
 // and each tile is computed into a scratch tile first.
-func edgeColumns(kern *tileKernels, m, cols, k int, a []float32, lda int, b []float32, offs []int, c []float32, ldc int, acc int) {
+func edgeColumns(kern *tileKernels, m, cols, k int, a []float32, lda int, b []float32, offs []int, c []float32, ldc int, acc int, bias []float32) {
 	w := kern.cols
 	panelP := getFloats(k*w + kern.rows*w)
 	panel, tmp := (*panelP)[:k*w], (*panelP)[k*w:]
@@ -112,7 +126,11 @@ func edgeColumns(kern *tileKernels, m, cols, k int, a []float32, lda int, b []fl
 	}
 	for i := 0; i < m; i += kern.rows {
 		rows := min(kern.rows, m-i)
-		kern.tiles[rows-1](k, &a[i*lda], lda, &panel[0], &po[0], &tmp[0], w, w, 0)
+		var bp *float32
+		if bias != nil {
+			bp = &bias[i]
+		}
+		kern.tiles[rows-1](k, &a[i*lda], lda, &panel[0], &po[0], &tmp[0], w, w, 0, bp)
 		for r := range rows {
 			dst := c[(i+r)*ldc : (i+r)*ldc+cols]
 			src := tmp[r*w : r*w+cols]
@@ -129,9 +147,9 @@ func edgeColumns(kern *tileKernels, m, cols, k int, a []float32, lda int, b []fl
 	putFloats(panelP)
 }
 
-// gemmRow computes c[j] = (accumulate ? c[j] : 0) + Σ_{p<k} a[p]·b[offs[p]+j]
+// gemmRow computes c[j] = (accumulate ? c[j] : 0) + bias + Σ_{p<k} a[p]·b[offs[p]+j]
 // for j < n, single-threaded. Row p of B is b[offs[p]:offs[p]+n]. k, n ≥ 1.
-func gemmRow(k int, a, b []float32, offs []int, c []float32, n int, accumulate bool) {
+func gemmRow(k int, a, b []float32, offs []int, c []float32, n int, accumulate bool, bias float32) {
 	acc := 0
 	if accumulate {
 		acc = 1
@@ -139,17 +157,26 @@ func gemmRow(k int, a, b []float32, offs []int, c []float32, n int, accumulate b
 	kern := &activeKernels
 	fast := n - n%kern.rowTail
 	if fast > 0 {
-		kern.row(k, &a[0], &b[0], &offs[0], &c[0], fast, acc)
+		var bp *float32
+		if bias != 0 {
+			bp = &bias
+		}
+		kern.row(k, &a[0], &b[0], &offs[0], &c[0], fast, acc, bp)
 	}
 	if fast < n {
-		rowGo(k, a, b[fast:], offs, c[fast:n], accumulate)
+		rowGo(k, a, b[fast:], offs, c[fast:n], accumulate, bias)
 	}
 }
 
 // rowGo is the portable form of tileKernels.row for len(c) columns.
-func rowGo(k int, a, b []float32, offs []int, c []float32, accumulate bool) {
+func rowGo(k int, a, b []float32, offs []int, c []float32, accumulate bool, bias float32) {
 	if !accumulate {
 		clear(c)
+	}
+	if bias != 0 {
+		for j := range c {
+			c[j] += bias
+		}
 	}
 	for p, o := range offs[:k] {
 		av := a[p]
@@ -162,7 +189,7 @@ func rowGo(k int, a, b []float32, offs []int, c []float32, accumulate bool) {
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // tileGo is the portable tile kernel: up to goRows rows, any cols ≤ goCols.
-func tileGo(rows, k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int) {
+func tileGo(rows, k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32) {
 	as := unsafe.Slice(a, (rows-1)*lda+k)
 	os := unsafe.Slice(offs, k)
 	maxOff := 0
@@ -172,6 +199,13 @@ func tileGo(rows, k int, a *float32, lda int, b *float32, offs *int, c *float32,
 	bs := unsafe.Slice(b, maxOff+cols)
 	cs := unsafe.Slice(c, (rows-1)*ldc+cols)
 	var acc [goRows][goCols]float32
+	if bias != nil {
+		for r, bv := range unsafe.Slice(bias, rows) {
+			for j := range cols {
+				acc[r][j] = bv
+			}
+		}
+	}
 	for p, o := range os {
 		brow := bs[o : o+cols]
 		for r := range rows {
@@ -202,27 +236,31 @@ const (
 
 var goKernels = tileKernels{
 	name: "go", rows: goRows, cols: goCols, anyCols: true,
-	row: func(k int, a *float32, b *float32, offs *int, c *float32, n int, acc int) {
+	row: func(k int, a *float32, b *float32, offs *int, c *float32, n int, acc int, bias *float32) {
 		os := unsafe.Slice(offs, k)
 		maxOff := 0
 		for _, o := range os {
 			maxOff = max(maxOff, o)
 		}
-		rowGo(k, unsafe.Slice(a, k), unsafe.Slice(b, maxOff+n), os, unsafe.Slice(c, n), acc != 0)
+		var bv float32
+		if bias != nil {
+			bv = *bias
+		}
+		rowGo(k, unsafe.Slice(a, k), unsafe.Slice(b, maxOff+n), os, unsafe.Slice(c, n), acc != 0, bv)
 	},
 	rowTail: 1,
 	tiles: []tileFunc{
-		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int) {
-			tileGo(1, k, a, lda, b, offs, c, ldc, cols, acc)
+		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(1, k, a, lda, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int) {
-			tileGo(2, k, a, lda, b, offs, c, ldc, cols, acc)
+		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(2, k, a, lda, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int) {
-			tileGo(3, k, a, lda, b, offs, c, ldc, cols, acc)
+		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(3, k, a, lda, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int) {
-			tileGo(4, k, a, lda, b, offs, c, ldc, cols, acc)
+		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(4, k, a, lda, b, offs, c, ldc, cols, acc, bias)
 		},
 	},
 }

@@ -4,27 +4,36 @@
 
 #include "textflag.h"
 
-// func tileAVX512x1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX512x1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x1(SB), NOSPLIT, $0-72
-	MOVQ     k+0(FP), CX
-	MOVQ     lda+16(FP), DX
-	SHLQ     $0x02, DX
-	MOVQ     a+8(FP), SI
-	MOVQ     b+24(FP), DI
-	MOVQ     offs+32(FP), BX
-	MOVQ     c+40(FP), R12
-	MOVQ     ldc+48(FP), R13
-	SHLQ     $0x02, R13
-	MOVQ     cols+56(FP), AX
-	MOVQ     $0x00000001, R11
-	SHLXQ    AX, R11, R11
-	DECQ     R11
-	KMOVD    R11, K1
-	KSHIFTRD $0x10, K1, K2
-	VPXORD   Z0, Z0, Z0
-	VPXORD   Z1, Z1, Z1
+TEXT ·tileAVX512x1(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx512x1_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	JMP          avx512x1_init
 
+avx512x1_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+
+avx512x1_init:
 k0_block:
 	CMPQ         CX, $0x04
 	JL           k0_tail
@@ -84,29 +93,40 @@ avx512x1_store0:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX512x2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x2(SB), NOSPLIT, $0-72
-	MOVQ     k+0(FP), CX
-	MOVQ     lda+16(FP), DX
-	SHLQ     $0x02, DX
-	MOVQ     a+8(FP), SI
-	MOVQ     b+24(FP), DI
-	MOVQ     offs+32(FP), BX
-	MOVQ     c+40(FP), R12
-	MOVQ     ldc+48(FP), R13
-	SHLQ     $0x02, R13
-	MOVQ     cols+56(FP), AX
-	MOVQ     $0x00000001, R11
-	SHLXQ    AX, R11, R11
-	DECQ     R11
-	KMOVD    R11, K1
-	KSHIFTRD $0x10, K1, K2
-	VPXORD   Z0, Z0, Z0
-	VPXORD   Z1, Z1, Z1
-	VPXORD   Z2, Z2, Z2
-	VPXORD   Z3, Z3, Z3
+TEXT ·tileAVX512x2(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx512x2_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	JMP          avx512x2_init
 
+avx512x2_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+avx512x2_init:
 k1_block:
 	CMPQ         CX, $0x04
 	JL           k1_tail
@@ -190,31 +210,44 @@ avx512x2_store1:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX512x3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x3(SB), NOSPLIT, $0-72
-	MOVQ     k+0(FP), CX
-	MOVQ     lda+16(FP), DX
-	SHLQ     $0x02, DX
-	MOVQ     a+8(FP), SI
-	MOVQ     b+24(FP), DI
-	MOVQ     offs+32(FP), BX
-	MOVQ     c+40(FP), R12
-	MOVQ     ldc+48(FP), R13
-	SHLQ     $0x02, R13
-	MOVQ     cols+56(FP), AX
-	MOVQ     $0x00000001, R11
-	SHLXQ    AX, R11, R11
-	DECQ     R11
-	KMOVD    R11, K1
-	KSHIFTRD $0x10, K1, K2
-	VPXORD   Z0, Z0, Z0
-	VPXORD   Z1, Z1, Z1
-	VPXORD   Z2, Z2, Z2
-	VPXORD   Z3, Z3, Z3
-	VPXORD   Z4, Z4, Z4
-	VPXORD   Z5, Z5, Z5
+TEXT ·tileAVX512x3(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx512x3_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	JMP          avx512x3_init
 
+avx512x3_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+
+avx512x3_init:
 k2_block:
 	CMPQ         CX, $0x04
 	JL           k2_tail
@@ -322,35 +355,50 @@ avx512x3_store2:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX512x4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x4(SB), NOSPLIT, $0-72
-	MOVQ     k+0(FP), CX
-	MOVQ     lda+16(FP), DX
-	SHLQ     $0x02, DX
-	MOVQ     a+8(FP), SI
-	LEAQ     (SI)(DX*2), R8
-	ADDQ     DX, R8
-	MOVQ     b+24(FP), DI
-	MOVQ     offs+32(FP), BX
-	MOVQ     c+40(FP), R12
-	MOVQ     ldc+48(FP), R13
-	SHLQ     $0x02, R13
-	MOVQ     cols+56(FP), AX
-	MOVQ     $0x00000001, R11
-	SHLXQ    AX, R11, R11
-	DECQ     R11
-	KMOVD    R11, K1
-	KSHIFTRD $0x10, K1, K2
-	VPXORD   Z0, Z0, Z0
-	VPXORD   Z1, Z1, Z1
-	VPXORD   Z2, Z2, Z2
-	VPXORD   Z3, Z3, Z3
-	VPXORD   Z4, Z4, Z4
-	VPXORD   Z5, Z5, Z5
-	VPXORD   Z6, Z6, Z6
-	VPXORD   Z7, Z7, Z7
+TEXT ·tileAVX512x4(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	LEAQ         (SI)(DX*2), R8
+	ADDQ         DX, R8
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx512x4_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	JMP          avx512x4_init
 
+avx512x4_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+avx512x4_init:
 k3_block:
 	CMPQ         CX, $0x04
 	JL           k3_tail
@@ -484,37 +532,54 @@ avx512x4_store3:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX512x5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x5(SB), NOSPLIT, $0-72
-	MOVQ     k+0(FP), CX
-	MOVQ     lda+16(FP), DX
-	SHLQ     $0x02, DX
-	MOVQ     a+8(FP), SI
-	LEAQ     (SI)(DX*2), R8
-	ADDQ     DX, R8
-	MOVQ     b+24(FP), DI
-	MOVQ     offs+32(FP), BX
-	MOVQ     c+40(FP), R12
-	MOVQ     ldc+48(FP), R13
-	SHLQ     $0x02, R13
-	MOVQ     cols+56(FP), AX
-	MOVQ     $0x00000001, R11
-	SHLXQ    AX, R11, R11
-	DECQ     R11
-	KMOVD    R11, K1
-	KSHIFTRD $0x10, K1, K2
-	VPXORD   Z0, Z0, Z0
-	VPXORD   Z1, Z1, Z1
-	VPXORD   Z2, Z2, Z2
-	VPXORD   Z3, Z3, Z3
-	VPXORD   Z4, Z4, Z4
-	VPXORD   Z5, Z5, Z5
-	VPXORD   Z6, Z6, Z6
-	VPXORD   Z7, Z7, Z7
-	VPXORD   Z8, Z8, Z8
-	VPXORD   Z9, Z9, Z9
+TEXT ·tileAVX512x5(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	LEAQ         (SI)(DX*2), R8
+	ADDQ         DX, R8
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx512x5_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	JMP          avx512x5_init
 
+avx512x5_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+
+avx512x5_init:
 k4_block:
 	CMPQ         CX, $0x04
 	JL           k4_tail
@@ -672,39 +737,58 @@ avx512x5_store4:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX512x6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x6(SB), NOSPLIT, $0-72
-	MOVQ     k+0(FP), CX
-	MOVQ     lda+16(FP), DX
-	SHLQ     $0x02, DX
-	MOVQ     a+8(FP), SI
-	LEAQ     (SI)(DX*2), R8
-	ADDQ     DX, R8
-	MOVQ     b+24(FP), DI
-	MOVQ     offs+32(FP), BX
-	MOVQ     c+40(FP), R12
-	MOVQ     ldc+48(FP), R13
-	SHLQ     $0x02, R13
-	MOVQ     cols+56(FP), AX
-	MOVQ     $0x00000001, R11
-	SHLXQ    AX, R11, R11
-	DECQ     R11
-	KMOVD    R11, K1
-	KSHIFTRD $0x10, K1, K2
-	VPXORD   Z0, Z0, Z0
-	VPXORD   Z1, Z1, Z1
-	VPXORD   Z2, Z2, Z2
-	VPXORD   Z3, Z3, Z3
-	VPXORD   Z4, Z4, Z4
-	VPXORD   Z5, Z5, Z5
-	VPXORD   Z6, Z6, Z6
-	VPXORD   Z7, Z7, Z7
-	VPXORD   Z8, Z8, Z8
-	VPXORD   Z9, Z9, Z9
-	VPXORD   Z10, Z10, Z10
-	VPXORD   Z11, Z11, Z11
+TEXT ·tileAVX512x6(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	LEAQ         (SI)(DX*2), R8
+	ADDQ         DX, R8
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx512x6_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	VBROADCASTSS 20(AX), Z10
+	VMOVAPS      Z10, Z11
+	JMP          avx512x6_init
 
+avx512x6_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+avx512x6_init:
 k5_block:
 	CMPQ         CX, $0x04
 	JL           k5_tail
@@ -886,43 +970,64 @@ avx512x6_store5:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x7(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX512x7(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x7(SB), NOSPLIT, $0-72
-	MOVQ     k+0(FP), CX
-	MOVQ     lda+16(FP), DX
-	SHLQ     $0x02, DX
-	MOVQ     a+8(FP), SI
-	LEAQ     (SI)(DX*2), R8
-	ADDQ     DX, R8
-	LEAQ     (R8)(DX*2), R9
-	ADDQ     DX, R9
-	MOVQ     b+24(FP), DI
-	MOVQ     offs+32(FP), BX
-	MOVQ     c+40(FP), R12
-	MOVQ     ldc+48(FP), R13
-	SHLQ     $0x02, R13
-	MOVQ     cols+56(FP), AX
-	MOVQ     $0x00000001, R11
-	SHLXQ    AX, R11, R11
-	DECQ     R11
-	KMOVD    R11, K1
-	KSHIFTRD $0x10, K1, K2
-	VPXORD   Z0, Z0, Z0
-	VPXORD   Z1, Z1, Z1
-	VPXORD   Z2, Z2, Z2
-	VPXORD   Z3, Z3, Z3
-	VPXORD   Z4, Z4, Z4
-	VPXORD   Z5, Z5, Z5
-	VPXORD   Z6, Z6, Z6
-	VPXORD   Z7, Z7, Z7
-	VPXORD   Z8, Z8, Z8
-	VPXORD   Z9, Z9, Z9
-	VPXORD   Z10, Z10, Z10
-	VPXORD   Z11, Z11, Z11
-	VPXORD   Z12, Z12, Z12
-	VPXORD   Z13, Z13, Z13
+TEXT ·tileAVX512x7(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	LEAQ         (SI)(DX*2), R8
+	ADDQ         DX, R8
+	LEAQ         (R8)(DX*2), R9
+	ADDQ         DX, R9
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx512x7_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	VBROADCASTSS 20(AX), Z10
+	VMOVAPS      Z10, Z11
+	VBROADCASTSS 24(AX), Z12
+	VMOVAPS      Z12, Z13
+	JMP          avx512x7_init
 
+avx512x7_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+
+avx512x7_init:
 k6_block:
 	CMPQ         CX, $0x04
 	JL           k6_tail
@@ -1130,45 +1235,68 @@ avx512x7_store6:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x8(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX512x8(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x8(SB), NOSPLIT, $0-72
-	MOVQ     k+0(FP), CX
-	MOVQ     lda+16(FP), DX
-	SHLQ     $0x02, DX
-	MOVQ     a+8(FP), SI
-	LEAQ     (SI)(DX*2), R8
-	ADDQ     DX, R8
-	LEAQ     (R8)(DX*2), R9
-	ADDQ     DX, R9
-	MOVQ     b+24(FP), DI
-	MOVQ     offs+32(FP), BX
-	MOVQ     c+40(FP), R12
-	MOVQ     ldc+48(FP), R13
-	SHLQ     $0x02, R13
-	MOVQ     cols+56(FP), AX
-	MOVQ     $0x00000001, R11
-	SHLXQ    AX, R11, R11
-	DECQ     R11
-	KMOVD    R11, K1
-	KSHIFTRD $0x10, K1, K2
-	VPXORD   Z0, Z0, Z0
-	VPXORD   Z1, Z1, Z1
-	VPXORD   Z2, Z2, Z2
-	VPXORD   Z3, Z3, Z3
-	VPXORD   Z4, Z4, Z4
-	VPXORD   Z5, Z5, Z5
-	VPXORD   Z6, Z6, Z6
-	VPXORD   Z7, Z7, Z7
-	VPXORD   Z8, Z8, Z8
-	VPXORD   Z9, Z9, Z9
-	VPXORD   Z10, Z10, Z10
-	VPXORD   Z11, Z11, Z11
-	VPXORD   Z12, Z12, Z12
-	VPXORD   Z13, Z13, Z13
-	VPXORD   Z14, Z14, Z14
-	VPXORD   Z15, Z15, Z15
+TEXT ·tileAVX512x8(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	LEAQ         (SI)(DX*2), R8
+	ADDQ         DX, R8
+	LEAQ         (R8)(DX*2), R9
+	ADDQ         DX, R9
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx512x8_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	VBROADCASTSS 20(AX), Z10
+	VMOVAPS      Z10, Z11
+	VBROADCASTSS 24(AX), Z12
+	VMOVAPS      Z12, Z13
+	VBROADCASTSS 28(AX), Z14
+	VMOVAPS      Z14, Z15
+	JMP          avx512x8_init
 
+avx512x8_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+avx512x8_init:
 k7_block:
 	CMPQ         CX, $0x04
 	JL           k7_tail
@@ -1400,47 +1528,72 @@ avx512x8_store7:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x9(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX512x9(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x9(SB), NOSPLIT, $0-72
-	MOVQ     k+0(FP), CX
-	MOVQ     lda+16(FP), DX
-	SHLQ     $0x02, DX
-	MOVQ     a+8(FP), SI
-	LEAQ     (SI)(DX*2), R8
-	ADDQ     DX, R8
-	LEAQ     (R8)(DX*2), R9
-	ADDQ     DX, R9
-	MOVQ     b+24(FP), DI
-	MOVQ     offs+32(FP), BX
-	MOVQ     c+40(FP), R12
-	MOVQ     ldc+48(FP), R13
-	SHLQ     $0x02, R13
-	MOVQ     cols+56(FP), AX
-	MOVQ     $0x00000001, R11
-	SHLXQ    AX, R11, R11
-	DECQ     R11
-	KMOVD    R11, K1
-	KSHIFTRD $0x10, K1, K2
-	VPXORD   Z0, Z0, Z0
-	VPXORD   Z1, Z1, Z1
-	VPXORD   Z2, Z2, Z2
-	VPXORD   Z3, Z3, Z3
-	VPXORD   Z4, Z4, Z4
-	VPXORD   Z5, Z5, Z5
-	VPXORD   Z6, Z6, Z6
-	VPXORD   Z7, Z7, Z7
-	VPXORD   Z8, Z8, Z8
-	VPXORD   Z9, Z9, Z9
-	VPXORD   Z10, Z10, Z10
-	VPXORD   Z11, Z11, Z11
-	VPXORD   Z12, Z12, Z12
-	VPXORD   Z13, Z13, Z13
-	VPXORD   Z14, Z14, Z14
-	VPXORD   Z15, Z15, Z15
-	VPXORD   Z16, Z16, Z16
-	VPXORD   Z17, Z17, Z17
+TEXT ·tileAVX512x9(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	LEAQ         (SI)(DX*2), R8
+	ADDQ         DX, R8
+	LEAQ         (R8)(DX*2), R9
+	ADDQ         DX, R9
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx512x9_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	VBROADCASTSS 20(AX), Z10
+	VMOVAPS      Z10, Z11
+	VBROADCASTSS 24(AX), Z12
+	VMOVAPS      Z12, Z13
+	VBROADCASTSS 28(AX), Z14
+	VMOVAPS      Z14, Z15
+	VBROADCASTSS 32(AX), Z16
+	VMOVAPS      Z16, Z17
+	JMP          avx512x9_init
 
+avx512x9_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+
+avx512x9_init:
 k8_block:
 	CMPQ         CX, $0x04
 	JL           k8_tail
@@ -1696,51 +1849,78 @@ avx512x9_store8:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x10(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX512x10(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x10(SB), NOSPLIT, $0-72
-	MOVQ     k+0(FP), CX
-	MOVQ     lda+16(FP), DX
-	SHLQ     $0x02, DX
-	MOVQ     a+8(FP), SI
-	LEAQ     (SI)(DX*2), R8
-	ADDQ     DX, R8
-	LEAQ     (R8)(DX*2), R9
-	ADDQ     DX, R9
-	LEAQ     (R9)(DX*2), R10
-	ADDQ     DX, R10
-	MOVQ     b+24(FP), DI
-	MOVQ     offs+32(FP), BX
-	MOVQ     c+40(FP), R12
-	MOVQ     ldc+48(FP), R13
-	SHLQ     $0x02, R13
-	MOVQ     cols+56(FP), AX
-	MOVQ     $0x00000001, R11
-	SHLXQ    AX, R11, R11
-	DECQ     R11
-	KMOVD    R11, K1
-	KSHIFTRD $0x10, K1, K2
-	VPXORD   Z0, Z0, Z0
-	VPXORD   Z1, Z1, Z1
-	VPXORD   Z2, Z2, Z2
-	VPXORD   Z3, Z3, Z3
-	VPXORD   Z4, Z4, Z4
-	VPXORD   Z5, Z5, Z5
-	VPXORD   Z6, Z6, Z6
-	VPXORD   Z7, Z7, Z7
-	VPXORD   Z8, Z8, Z8
-	VPXORD   Z9, Z9, Z9
-	VPXORD   Z10, Z10, Z10
-	VPXORD   Z11, Z11, Z11
-	VPXORD   Z12, Z12, Z12
-	VPXORD   Z13, Z13, Z13
-	VPXORD   Z14, Z14, Z14
-	VPXORD   Z15, Z15, Z15
-	VPXORD   Z16, Z16, Z16
-	VPXORD   Z17, Z17, Z17
-	VPXORD   Z18, Z18, Z18
-	VPXORD   Z19, Z19, Z19
+TEXT ·tileAVX512x10(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	LEAQ         (SI)(DX*2), R8
+	ADDQ         DX, R8
+	LEAQ         (R8)(DX*2), R9
+	ADDQ         DX, R9
+	LEAQ         (R9)(DX*2), R10
+	ADDQ         DX, R10
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx512x10_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	VBROADCASTSS 20(AX), Z10
+	VMOVAPS      Z10, Z11
+	VBROADCASTSS 24(AX), Z12
+	VMOVAPS      Z12, Z13
+	VBROADCASTSS 28(AX), Z14
+	VMOVAPS      Z14, Z15
+	VBROADCASTSS 32(AX), Z16
+	VMOVAPS      Z16, Z17
+	VBROADCASTSS 36(AX), Z18
+	VMOVAPS      Z18, Z19
+	JMP          avx512x10_init
 
+avx512x10_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+
+avx512x10_init:
 k9_block:
 	CMPQ         CX, $0x04
 	JL           k9_tail
@@ -2022,53 +2202,82 @@ avx512x10_store9:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x11(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX512x11(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x11(SB), NOSPLIT, $0-72
-	MOVQ     k+0(FP), CX
-	MOVQ     lda+16(FP), DX
-	SHLQ     $0x02, DX
-	MOVQ     a+8(FP), SI
-	LEAQ     (SI)(DX*2), R8
-	ADDQ     DX, R8
-	LEAQ     (R8)(DX*2), R9
-	ADDQ     DX, R9
-	LEAQ     (R9)(DX*2), R10
-	ADDQ     DX, R10
-	MOVQ     b+24(FP), DI
-	MOVQ     offs+32(FP), BX
-	MOVQ     c+40(FP), R12
-	MOVQ     ldc+48(FP), R13
-	SHLQ     $0x02, R13
-	MOVQ     cols+56(FP), AX
-	MOVQ     $0x00000001, R11
-	SHLXQ    AX, R11, R11
-	DECQ     R11
-	KMOVD    R11, K1
-	KSHIFTRD $0x10, K1, K2
-	VPXORD   Z0, Z0, Z0
-	VPXORD   Z1, Z1, Z1
-	VPXORD   Z2, Z2, Z2
-	VPXORD   Z3, Z3, Z3
-	VPXORD   Z4, Z4, Z4
-	VPXORD   Z5, Z5, Z5
-	VPXORD   Z6, Z6, Z6
-	VPXORD   Z7, Z7, Z7
-	VPXORD   Z8, Z8, Z8
-	VPXORD   Z9, Z9, Z9
-	VPXORD   Z10, Z10, Z10
-	VPXORD   Z11, Z11, Z11
-	VPXORD   Z12, Z12, Z12
-	VPXORD   Z13, Z13, Z13
-	VPXORD   Z14, Z14, Z14
-	VPXORD   Z15, Z15, Z15
-	VPXORD   Z16, Z16, Z16
-	VPXORD   Z17, Z17, Z17
-	VPXORD   Z18, Z18, Z18
-	VPXORD   Z19, Z19, Z19
-	VPXORD   Z20, Z20, Z20
-	VPXORD   Z21, Z21, Z21
+TEXT ·tileAVX512x11(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	LEAQ         (SI)(DX*2), R8
+	ADDQ         DX, R8
+	LEAQ         (R8)(DX*2), R9
+	ADDQ         DX, R9
+	LEAQ         (R9)(DX*2), R10
+	ADDQ         DX, R10
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx512x11_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	VBROADCASTSS 20(AX), Z10
+	VMOVAPS      Z10, Z11
+	VBROADCASTSS 24(AX), Z12
+	VMOVAPS      Z12, Z13
+	VBROADCASTSS 28(AX), Z14
+	VMOVAPS      Z14, Z15
+	VBROADCASTSS 32(AX), Z16
+	VMOVAPS      Z16, Z17
+	VBROADCASTSS 36(AX), Z18
+	VMOVAPS      Z18, Z19
+	VBROADCASTSS 40(AX), Z20
+	VMOVAPS      Z20, Z21
+	JMP          avx512x11_init
 
+avx512x11_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+
+avx512x11_init:
 k10_block:
 	CMPQ         CX, $0x04
 	JL           k10_tail
@@ -2374,55 +2583,86 @@ avx512x11_store10:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x12(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX512x12(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x12(SB), NOSPLIT, $0-72
-	MOVQ     k+0(FP), CX
-	MOVQ     lda+16(FP), DX
-	SHLQ     $0x02, DX
-	MOVQ     a+8(FP), SI
-	LEAQ     (SI)(DX*2), R8
-	ADDQ     DX, R8
-	LEAQ     (R8)(DX*2), R9
-	ADDQ     DX, R9
-	LEAQ     (R9)(DX*2), R10
-	ADDQ     DX, R10
-	MOVQ     b+24(FP), DI
-	MOVQ     offs+32(FP), BX
-	MOVQ     c+40(FP), R12
-	MOVQ     ldc+48(FP), R13
-	SHLQ     $0x02, R13
-	MOVQ     cols+56(FP), AX
-	MOVQ     $0x00000001, R11
-	SHLXQ    AX, R11, R11
-	DECQ     R11
-	KMOVD    R11, K1
-	KSHIFTRD $0x10, K1, K2
-	VPXORD   Z0, Z0, Z0
-	VPXORD   Z1, Z1, Z1
-	VPXORD   Z2, Z2, Z2
-	VPXORD   Z3, Z3, Z3
-	VPXORD   Z4, Z4, Z4
-	VPXORD   Z5, Z5, Z5
-	VPXORD   Z6, Z6, Z6
-	VPXORD   Z7, Z7, Z7
-	VPXORD   Z8, Z8, Z8
-	VPXORD   Z9, Z9, Z9
-	VPXORD   Z10, Z10, Z10
-	VPXORD   Z11, Z11, Z11
-	VPXORD   Z12, Z12, Z12
-	VPXORD   Z13, Z13, Z13
-	VPXORD   Z14, Z14, Z14
-	VPXORD   Z15, Z15, Z15
-	VPXORD   Z16, Z16, Z16
-	VPXORD   Z17, Z17, Z17
-	VPXORD   Z18, Z18, Z18
-	VPXORD   Z19, Z19, Z19
-	VPXORD   Z20, Z20, Z20
-	VPXORD   Z21, Z21, Z21
-	VPXORD   Z22, Z22, Z22
-	VPXORD   Z23, Z23, Z23
+TEXT ·tileAVX512x12(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	LEAQ         (SI)(DX*2), R8
+	ADDQ         DX, R8
+	LEAQ         (R8)(DX*2), R9
+	ADDQ         DX, R9
+	LEAQ         (R9)(DX*2), R10
+	ADDQ         DX, R10
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx512x12_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	VBROADCASTSS 20(AX), Z10
+	VMOVAPS      Z10, Z11
+	VBROADCASTSS 24(AX), Z12
+	VMOVAPS      Z12, Z13
+	VBROADCASTSS 28(AX), Z14
+	VMOVAPS      Z14, Z15
+	VBROADCASTSS 32(AX), Z16
+	VMOVAPS      Z16, Z17
+	VBROADCASTSS 36(AX), Z18
+	VMOVAPS      Z18, Z19
+	VBROADCASTSS 40(AX), Z20
+	VMOVAPS      Z20, Z21
+	VBROADCASTSS 44(AX), Z22
+	VMOVAPS      Z22, Z23
+	JMP          avx512x12_init
 
+avx512x12_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+avx512x12_init:
 k11_block:
 	CMPQ         CX, $0x04
 	JL           k11_tail
@@ -2752,21 +2992,30 @@ avx512x12_store11:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX2x1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x1(SB), NOSPLIT, $0-72
-	MOVQ   k+0(FP), CX
-	MOVQ   lda+16(FP), DX
-	SHLQ   $0x02, DX
-	MOVQ   a+8(FP), SI
-	MOVQ   b+24(FP), DI
-	MOVQ   offs+32(FP), BX
-	MOVQ   c+40(FP), R12
-	MOVQ   ldc+48(FP), R13
-	SHLQ   $0x02, R13
+TEXT ·tileAVX2x1(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx2x1_zero
+	VBROADCASTSS (AX), Y0
+	VMOVAPS      Y0, Y1
+	JMP          avx2x1_init
+
+avx2x1_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 
+avx2x1_init:
 k12_block:
 	CMPQ         CX, $0x04
 	JL           k12_tail
@@ -2826,23 +3075,34 @@ avx2x1_store0:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX2x2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x2(SB), NOSPLIT, $0-72
-	MOVQ   k+0(FP), CX
-	MOVQ   lda+16(FP), DX
-	SHLQ   $0x02, DX
-	MOVQ   a+8(FP), SI
-	MOVQ   b+24(FP), DI
-	MOVQ   offs+32(FP), BX
-	MOVQ   c+40(FP), R12
-	MOVQ   ldc+48(FP), R13
-	SHLQ   $0x02, R13
+TEXT ·tileAVX2x2(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx2x2_zero
+	VBROADCASTSS (AX), Y0
+	VMOVAPS      Y0, Y1
+	VBROADCASTSS 4(AX), Y2
+	VMOVAPS      Y2, Y3
+	JMP          avx2x2_init
+
+avx2x2_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 
+avx2x2_init:
 k13_block:
 	CMPQ         CX, $0x04
 	JL           k13_tail
@@ -2926,18 +3186,30 @@ avx2x2_store1:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX2x3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x3(SB), NOSPLIT, $0-72
-	MOVQ   k+0(FP), CX
-	MOVQ   lda+16(FP), DX
-	SHLQ   $0x02, DX
-	MOVQ   a+8(FP), SI
-	MOVQ   b+24(FP), DI
-	MOVQ   offs+32(FP), BX
-	MOVQ   c+40(FP), R12
-	MOVQ   ldc+48(FP), R13
-	SHLQ   $0x02, R13
+TEXT ·tileAVX2x3(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx2x3_zero
+	VBROADCASTSS (AX), Y0
+	VMOVAPS      Y0, Y1
+	VBROADCASTSS 4(AX), Y2
+	VMOVAPS      Y2, Y3
+	VBROADCASTSS 8(AX), Y4
+	VMOVAPS      Y4, Y5
+	JMP          avx2x3_init
+
+avx2x3_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -2945,6 +3217,7 @@ TEXT ·tileAVX2x3(SB), NOSPLIT, $0-72
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
 
+avx2x3_init:
 k14_block:
 	CMPQ         CX, $0x04
 	JL           k14_tail
@@ -3052,20 +3325,34 @@ avx2x3_store2:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX2x4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x4(SB), NOSPLIT, $0-72
-	MOVQ   k+0(FP), CX
-	MOVQ   lda+16(FP), DX
-	SHLQ   $0x02, DX
-	MOVQ   a+8(FP), SI
-	LEAQ   (SI)(DX*2), R8
-	ADDQ   DX, R8
-	MOVQ   b+24(FP), DI
-	MOVQ   offs+32(FP), BX
-	MOVQ   c+40(FP), R12
-	MOVQ   ldc+48(FP), R13
-	SHLQ   $0x02, R13
+TEXT ·tileAVX2x4(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	LEAQ         (SI)(DX*2), R8
+	ADDQ         DX, R8
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx2x4_zero
+	VBROADCASTSS (AX), Y0
+	VMOVAPS      Y0, Y1
+	VBROADCASTSS 4(AX), Y2
+	VMOVAPS      Y2, Y3
+	VBROADCASTSS 8(AX), Y4
+	VMOVAPS      Y4, Y5
+	VBROADCASTSS 12(AX), Y6
+	VMOVAPS      Y6, Y7
+	JMP          avx2x4_init
+
+avx2x4_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3075,6 +3362,7 @@ TEXT ·tileAVX2x4(SB), NOSPLIT, $0-72
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
 
+avx2x4_init:
 k15_block:
 	CMPQ         CX, $0x04
 	JL           k15_tail
@@ -3208,20 +3496,36 @@ avx2x4_store3:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX2x5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x5(SB), NOSPLIT, $0-72
-	MOVQ   k+0(FP), CX
-	MOVQ   lda+16(FP), DX
-	SHLQ   $0x02, DX
-	MOVQ   a+8(FP), SI
-	LEAQ   (SI)(DX*2), R8
-	ADDQ   DX, R8
-	MOVQ   b+24(FP), DI
-	MOVQ   offs+32(FP), BX
-	MOVQ   c+40(FP), R12
-	MOVQ   ldc+48(FP), R13
-	SHLQ   $0x02, R13
+TEXT ·tileAVX2x5(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	LEAQ         (SI)(DX*2), R8
+	ADDQ         DX, R8
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx2x5_zero
+	VBROADCASTSS (AX), Y0
+	VMOVAPS      Y0, Y1
+	VBROADCASTSS 4(AX), Y2
+	VMOVAPS      Y2, Y3
+	VBROADCASTSS 8(AX), Y4
+	VMOVAPS      Y4, Y5
+	VBROADCASTSS 12(AX), Y6
+	VMOVAPS      Y6, Y7
+	VBROADCASTSS 16(AX), Y8
+	VMOVAPS      Y8, Y9
+	JMP          avx2x5_init
+
+avx2x5_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3233,6 +3537,7 @@ TEXT ·tileAVX2x5(SB), NOSPLIT, $0-72
 	VXORPS Y8, Y8, Y8
 	VXORPS Y9, Y9, Y9
 
+avx2x5_init:
 k16_block:
 	CMPQ         CX, $0x04
 	JL           k16_tail
@@ -3390,20 +3695,38 @@ avx2x5_store4:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+// func tileAVX2x6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x6(SB), NOSPLIT, $0-72
-	MOVQ   k+0(FP), CX
-	MOVQ   lda+16(FP), DX
-	SHLQ   $0x02, DX
-	MOVQ   a+8(FP), SI
-	LEAQ   (SI)(DX*2), R8
-	ADDQ   DX, R8
-	MOVQ   b+24(FP), DI
-	MOVQ   offs+32(FP), BX
-	MOVQ   c+40(FP), R12
-	MOVQ   ldc+48(FP), R13
-	SHLQ   $0x02, R13
+TEXT ·tileAVX2x6(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	LEAQ         (SI)(DX*2), R8
+	ADDQ         DX, R8
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           avx2x6_zero
+	VBROADCASTSS (AX), Y0
+	VMOVAPS      Y0, Y1
+	VBROADCASTSS 4(AX), Y2
+	VMOVAPS      Y2, Y3
+	VBROADCASTSS 8(AX), Y4
+	VMOVAPS      Y4, Y5
+	VBROADCASTSS 12(AX), Y6
+	VMOVAPS      Y6, Y7
+	VBROADCASTSS 16(AX), Y8
+	VMOVAPS      Y8, Y9
+	VBROADCASTSS 20(AX), Y10
+	VMOVAPS      Y10, Y11
+	JMP          avx2x6_init
+
+avx2x6_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3417,6 +3740,7 @@ TEXT ·tileAVX2x6(SB), NOSPLIT, $0-72
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 
+avx2x6_init:
 k17_block:
 	CMPQ         CX, $0x04
 	JL           k17_tail
@@ -3598,9 +3922,9 @@ avx2x6_store5:
 	VZEROUPPER
 	RET
 
-// func rowAVX512(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int)
+// func rowAVX512(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, CMOV
-TEXT ·rowAVX512(SB), NOSPLIT, $0-56
+TEXT ·rowAVX512(SB), NOSPLIT, $0-64
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ offs+24(FP), BX
@@ -3609,23 +3933,35 @@ TEXT ·rowAVX512(SB), NOSPLIT, $0-56
 	MOVQ accumulate+48(FP), R14
 
 row512_chunk:
-	TESTQ    R13, R13
-	JLE      row512_done
-	MOVQ     $0x00000040, R8
-	CMPQ     R13, R8
-	CMOVQLT  R13, R8
-	MOVQ     $-1, AX
-	BZHIQ    R8, AX, AX
-	KMOVQ    AX, K1
-	KSHIFTRQ $0x10, K1, K2
-	KSHIFTRQ $0x20, K1, K3
-	KSHIFTRQ $0x30, K1, K4
-	VPXORD   Z0, Z0, Z0
-	VPXORD   Z1, Z1, Z1
-	VPXORD   Z2, Z2, Z2
-	VPXORD   Z3, Z3, Z3
-	MOVQ     k+0(FP), CX
-	XORQ     DX, DX
+	TESTQ        R13, R13
+	JLE          row512_done
+	MOVQ         $0x00000040, R8
+	CMPQ         R13, R8
+	CMOVQLT      R13, R8
+	MOVQ         $-1, AX
+	BZHIQ        R8, AX, AX
+	KMOVQ        AX, K1
+	KSHIFTRQ     $0x10, K1, K2
+	KSHIFTRQ     $0x20, K1, K3
+	KSHIFTRQ     $0x30, K1, K4
+	MOVQ         bias+56(FP), AX
+	TESTQ        AX, AX
+	JE           row512_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	JMP          row512_init
+
+row512_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+row512_init:
+	MOVQ k+0(FP), CX
+	XORQ DX, DX
 
 row512_k:
 	MOVQ         (BX)(DX*8), AX
@@ -3662,9 +3998,9 @@ row512_done:
 	VZEROUPPER
 	RET
 
-// func rowAVX2(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int)
+// func rowAVX2(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·rowAVX2(SB), NOSPLIT, $0-56
+TEXT ·rowAVX2(SB), NOSPLIT, $0-64
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ offs+24(FP), BX
@@ -3673,14 +4009,26 @@ TEXT ·rowAVX2(SB), NOSPLIT, $0-56
 	MOVQ accumulate+48(FP), R14
 
 row256x4_chunk:
-	CMPQ   R13, $0x20
-	JL     row256x4_done
+	CMPQ         R13, $0x20
+	JL           row256x4_done
+	MOVQ         bias+56(FP), AX
+	TESTQ        AX, AX
+	JE           row256x4_zero
+	VBROADCASTSS (AX), Y0
+	VMOVAPS      Y0, Y1
+	VMOVAPS      Y0, Y2
+	VMOVAPS      Y0, Y3
+	JMP          row256x4_init
+
+row256x4_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	MOVQ   k+0(FP), CX
-	XORQ   DX, DX
+
+row256x4_init:
+	MOVQ k+0(FP), CX
+	XORQ DX, DX
 
 row256x4_k:
 	MOVQ         (BX)(DX*8), AX
@@ -3715,11 +4063,20 @@ row256x4_store:
 
 row256x4_done:
 row256x1_chunk:
-	CMPQ   R13, $0x08
-	JL     row256x1_done
+	CMPQ         R13, $0x08
+	JL           row256x1_done
+	MOVQ         bias+56(FP), AX
+	TESTQ        AX, AX
+	JE           row256x1_zero
+	VBROADCASTSS (AX), Y0
+	JMP          row256x1_init
+
+row256x1_zero:
 	VXORPS Y0, Y0, Y0
-	MOVQ   k+0(FP), CX
-	XORQ   DX, DX
+
+row256x1_init:
+	MOVQ k+0(FP), CX
+	XORQ DX, DX
 
 row256x1_k:
 	MOVQ         (BX)(DX*8), AX

@@ -5,61 +5,61 @@
 package kernels
 
 // tileAVX512x1 computes a 1x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
-func tileAVX512x1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX512x1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x2 computes a 2x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
-func tileAVX512x2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX512x2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x3 computes a 3x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
-func tileAVX512x3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX512x3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x4 computes a 4x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
-func tileAVX512x4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX512x4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x5 computes a 5x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
-func tileAVX512x5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX512x5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x6 computes a 6x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
-func tileAVX512x6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX512x6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x7 computes a 7x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
-func tileAVX512x7(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX512x7(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x8 computes a 8x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
-func tileAVX512x8(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX512x8(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x9 computes a 9x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
-func tileAVX512x9(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX512x9(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x10 computes a 10x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
-func tileAVX512x10(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX512x10(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x11 computes a 11x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
-func tileAVX512x11(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX512x11(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x12 computes a 12x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
-func tileAVX512x12(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX512x12(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2x1 computes a 1x16 tile with AVX2 and FMA; cols must be 16.
-func tileAVX2x1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX2x1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2x2 computes a 2x16 tile with AVX2 and FMA; cols must be 16.
-func tileAVX2x2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX2x2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2x3 computes a 3x16 tile with AVX2 and FMA; cols must be 16.
-func tileAVX2x3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX2x3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2x4 computes a 4x16 tile with AVX2 and FMA; cols must be 16.
-func tileAVX2x4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX2x4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2x5 computes a 5x16 tile with AVX2 and FMA; cols must be 16.
-func tileAVX2x5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX2x5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2x6 computes a 6x16 tile with AVX2 and FMA; cols must be 16.
-func tileAVX2x6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)
+func tileAVX2x6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
-// rowAVX512 computes c[j] (+)= Σ_{p<k} a[p]·b[offs[p]+j] for j < n with AVX-512.
-func rowAVX512(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int)
+// rowAVX512 computes c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for j < n with AVX-512 (nil bias: 0).
+func rowAVX512(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)
 
-// rowAVX2 computes c[j] (+)= Σ_{p<k} a[p]·b[offs[p]+j] for j < n - n%8 with AVX2 and FMA.
-func rowAVX2(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int)
+// rowAVX2 computes c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for j < n - n%8 with AVX2 and FMA (nil bias: 0).
+func rowAVX2(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)

@@ -66,11 +66,11 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		chunk := ceilDiv(ceilDiv(n, workers), 64) * 64
 		parallelFor(workers, ceilDiv(n, chunk), func(t int) {
 			j0 := t * chunk
-			gemmRow(k, aOp, bOp[j0:], offs, c[j0:], min(chunk, n-j0), accumulate)
+			gemmRow(k, aOp, bOp[j0:], offs, c[j0:], min(chunk, n-j0), accumulate, 0)
 		})
 		return
 	}
-	gemmOffsets(m, n, k, aOp, ldaOp, bOp, offs, c, ldc, accumulate, workers)
+	gemmOffsets(m, n, k, aOp, ldaOp, bOp, offs, c, ldc, accumulate, nil, workers)
 }
 
 // scaleMatrix sets C = beta·C for an m×n matrix (C = 0 when beta is 0).

@@ -3,8 +3,9 @@
 //
 // Every kernel computes one register tile of C = A·B:
 //
-//	C[i][j] (+)= Σ_p A[i*lda + p] · B[offs[p] + j]   for i < rows, j < cols, p < k
+//	C[i][j] (+)= bias[i] + Σ_p A[i*lda + p] · B[offs[p] + j]   for i < rows, j < cols, p < k
 //
+// where a nil bias counts as zeros.
 // A is read in place (row-major, lda elements apart), B through a table of
 // row offsets, so plain matrices (offs[p] = p*ldb) and shifted views of a
 // padded image (implicit im2col) share one kernel.
@@ -26,8 +27,8 @@ const (
 )
 
 const (
-	tileSignature = "func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int)"
-	rowSignature  = "func(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int)"
+	tileSignature = "func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)"
+	rowSignature  = "func(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)"
 )
 
 func main() {
@@ -91,9 +92,8 @@ func avx512Kernel(rows int) {
 	acc := make([][2]VecPhysical, rows)
 	for i := range acc {
 		acc[i] = [2]VecPhysical{zmm(2 * i), zmm(2*i + 1)}
-		VPXORD(acc[i][0], acc[i][0], acc[i][0])
-		VPXORD(acc[i][1], acc[i][1], acc[i][1])
 	}
+	initAccumulators(fmt.Sprintf("avx512x%d", rows), acc, func(v VecPhysical) { VPXORD(v, v, v) })
 	bVec := [2][2]VecPhysical{{Z24, Z25}, {Z26, Z27}}
 	bcast := []VecPhysical{Z28, Z29, Z30, Z31}
 
@@ -143,9 +143,8 @@ func avx2Kernel(rows int) {
 	acc := make([][2]VecPhysical, rows)
 	for i := range acc {
 		acc[i] = [2]VecPhysical{ymm(2 * i), ymm(2*i + 1)}
-		VXORPS(acc[i][0], acc[i][0], acc[i][0])
-		VXORPS(acc[i][1], acc[i][1], acc[i][1])
 	}
+	initAccumulators(fmt.Sprintf("avx2x%d", rows), acc, func(v VecPhysical) { VXORPS(v, v, v) })
 	bv := [2]VecPhysical{Y12, Y13}
 	bcast := []VecPhysical{Y14, Y15}
 
@@ -182,11 +181,11 @@ func avx2Kernel(rows int) {
 }
 
 // rowAVX512 emits a one-row kernel for long rows:
-// c[j] (+)= Σ_{p<k} a[p]·b[offs[p]+j] for j < n, 64 columns at a time with
+// c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for j < n, 64 columns at a time with
 // a masked final chunk.
 func rowAVX512() {
 	TEXT("rowAVX512", NOSPLIT, rowSignature)
-	Doc("rowAVX512 computes c[j] (+)= Σ_{p<k} a[p]·b[offs[p]+j] for j < n with AVX-512.")
+	Doc("rowAVX512 computes c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for j < n with AVX-512 (nil bias: 0).")
 	a, b, offs, c, n, acc := RSI, RDI, RBX, R12, R13, R14
 	Load(Param("a"), a)
 	Load(Param("b"), b)
@@ -211,9 +210,19 @@ func rowAVX512() {
 	KSHIFTRQ(U8(16), K1, K2)
 	KSHIFTRQ(U8(32), K1, K3)
 	KSHIFTRQ(U8(48), K1, K4)
+	Load(Param("bias"), RAX)
+	TESTQ(RAX, RAX)
+	JE(LabelRef("row512_zero"))
+	VBROADCASTSS(Mem{Base: RAX}, accs[0])
+	for v := 1; v < len(accs); v++ {
+		VMOVAPS(accs[0], accs[v])
+	}
+	JMP(LabelRef("row512_init"))
+	Label("row512_zero")
 	for v := range accs {
 		VPXORD(accs[v], accs[v], accs[v])
 	}
+	Label("row512_init")
 	Load(Param("k"), RCX)
 	XORQ(RDX, RDX) // p
 	Label("row512_k")
@@ -249,7 +258,7 @@ func rowAVX512() {
 // leaves the rest to the caller.
 func rowAVX2() {
 	TEXT("rowAVX2", NOSPLIT, rowSignature)
-	Doc("rowAVX2 computes c[j] (+)= Σ_{p<k} a[p]·b[offs[p]+j] for j < n - n%8 with AVX2 and FMA.")
+	Doc("rowAVX2 computes c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for j < n - n%8 with AVX2 and FMA (nil bias: 0).")
 	a, b, offs, c, n, acc := RSI, RDI, RBX, R12, R13, R14
 	Load(Param("a"), a)
 	Load(Param("b"), b)
@@ -264,9 +273,19 @@ func rowAVX2() {
 		Label(name + "_chunk")
 		CMPQ(n, U8(8*width))
 		JL(LabelRef(name + "_done"))
+		Load(Param("bias"), RAX)
+		TESTQ(RAX, RAX)
+		JE(LabelRef(name + "_zero"))
+		VBROADCASTSS(Mem{Base: RAX}, accs[0])
+		for v := 1; v < len(accs); v++ {
+			VMOVAPS(accs[0], accs[v])
+		}
+		JMP(LabelRef(name + "_init"))
+		Label(name + "_zero")
 		for v := range accs {
 			VXORPS(accs[v], accs[v], accs[v])
 		}
+		Label(name + "_init")
 		Load(Param("k"), RCX)
 		XORQ(RDX, RDX)
 		Label(name + "_k")
@@ -296,6 +315,25 @@ func rowAVX2() {
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// initAccumulators sets row i of the accumulators to bias[i], or to zero
+// when the bias argument is nil. It uses RAX.
+func initAccumulators(name string, acc [][2]VecPhysical, zero func(VecPhysical)) {
+	Load(Param("bias"), RAX)
+	TESTQ(RAX, RAX)
+	JE(LabelRef(name + "_zero"))
+	for i := range acc {
+		VBROADCASTSS(Mem{Base: RAX, Disp: 4 * i}, acc[i][0])
+		VMOVAPS(acc[i][0], acc[i][1])
+	}
+	JMP(LabelRef(name + "_init"))
+	Label(name + "_zero")
+	for i := range acc {
+		zero(acc[i][0])
+		zero(acc[i][1])
+	}
+	Label(name + "_init")
 }
 
 // kLoop emits the k loop, unrolled by `unroll`, calling step(u) for the

@@ -1,0 +1,293 @@
+package kernels
+
+// ConvParams describes a 2-D convolution of NCHW tensors:
+//
+//	y[n][m][oh][ow] = bias[m] + Σ_{c,kh,kw} w[m][c][kh][kw] ·
+//	                  x[n][g·C/Group + c][oh·StrideH + kh·DilH − PadT][ow·StrideW + kw·DilW − PadL]
+//
+// where g = m / (M/Group), c < C/Group, and x is zero outside its H×W
+// planes. The weight has ONNX layout [M][C/Group][KH][KW]. OH and OW are
+// given by the caller; PadB and PadR are implied by them and not read.
+// Zero strides, dilations and Group are read as 1.
+type ConvParams struct {
+	N, C, H, W             int // input batch, channels, height, width
+	M                      int // output channels
+	KH, KW                 int // kernel height and width
+	OH, OW                 int // output height and width
+	StrideH, StrideW       int
+	DilH, DilW             int
+	PadT, PadL, PadB, PadR int
+	Group                  int
+}
+
+// normalized returns p with zero strides, dilations and Group set to 1.
+func (p ConvParams) normalized() ConvParams {
+	one := func(v *int) {
+		if *v == 0 {
+			*v = 1
+		}
+	}
+	one(&p.StrideH)
+	one(&p.StrideW)
+	one(&p.DilH)
+	one(&p.DilW)
+	one(&p.Group)
+	return p
+}
+
+// isDepthwise reports whether every group has one input and one output channel.
+func (p ConvParams) isDepthwise() bool { return p.Group == p.C && p.Group == p.M }
+
+// Conv2D computes y = conv(x, w) + bias as described by ConvParams.
+// x is [N][C][H][W], w is [M][C/Group][KH][KW], bias is [M] or nil, and y
+// is [N][M][OH][OW]; y is overwritten (not read).
+func Conv2D(p ConvParams, x, w, bias, y []float32) {
+	p = p.normalized()
+	if p.N == 0 || p.M == 0 || p.OH <= 0 || p.OW <= 0 {
+		return
+	}
+	l := newForwardLayout(p)
+	defer l.release()
+	cg, mg := p.C/p.Group, p.M/p.Group
+	inPlane, outPlane := p.H*p.W, p.OH*p.OW
+	wPer := mg * l.k
+	run := func(n, g, workers int) {
+		var bg []float32
+		if bias != nil {
+			bg = bias[g*mg : (g+1)*mg]
+		}
+		xg := x[(n*p.C+g*cg)*inPlane : (n*p.C+(g+1)*cg)*inPlane]
+		yg := y[(n*p.M+g*mg)*outPlane : (n*p.M+(g+1)*mg)*outPlane]
+		l.run(xg, w[g*wPer:(g+1)*wPer], bg, yg, workers)
+	}
+	forEachGroup(p.N, p.Group, 2*mg*l.k*outPlane, run)
+}
+
+// forEachGroup calls run(n, g, workers) for every image and group, either
+// one after another with all workers each, or, when the groups are many and
+// small, spread over the workers with one each.
+func forEachGroup(n, groups, flopsPerGroup int, run func(n, g, workers int)) {
+	jobs := n * groups
+	all := threads(flopsPerGroup * jobs)
+	if all > 1 && jobs >= 2*all && flopsPerGroup < 8<<20 {
+		parallelFor(all, jobs, func(t int) { run(t/groups, t%groups, 1) })
+		return
+	}
+	for t := range jobs {
+		run(t/groups, t%groups, threads(flopsPerGroup))
+	}
+}
+
+// forwardLayout is the implicit-GEMM form of one group of a convolution.
+//
+// The group's input channels are copied, zero-padded, into stride-phase
+// planes: plane (ph, pw, c) holds x[c][i·StrideH + ph − PadT][j·StrideW + pw − PadL]
+// at [i][j] for i < hq, j < wq. Kernel tap (kh, kw) then reads, for output
+// (oh, ow), plane (kh·DilH mod StrideH, kw·DilW mod StrideW, c) at
+// [oh + kh·DilH/StrideH][ow + kw·DilW/StrideW], so for output column
+// q = oh·wq + ow every tap is a fixed offset from q: B[tap][q] = buf[offs[tap] + q].
+// The GEMM computes q < ncols, including wq − OW ignored columns per output
+// row, which a compaction step drops unless wq == OW.
+type forwardLayout struct {
+	p           ConvParams
+	k           int   // GEMM depth: C/Group · KH · KW
+	hq, wq      int   // plane size
+	phaseSlot   []int // StrideH·StrideW entries: buffer slot of the phase or -1
+	phases      int   // phases in use
+	inPlace     bool  // x's own planes serve as the buffer (no copy)
+	chanStride  int   // floats between channel planes in the buffer
+	bufLen      int   // floats in the buffer of one group
+	ncols       int   // GEMM columns: (OH−1)·wq + OW
+	offsetsPool *[]int
+	offs        []int
+}
+
+func newForwardLayout(p ConvParams) *forwardLayout {
+	cg := p.C / p.Group
+	taps := p.KH * p.KW
+	l := &forwardLayout{p: p, k: cg * taps}
+	hp := (p.OH-1)*p.StrideH + (p.KH-1)*p.DilH + 1
+	wp := (p.OW-1)*p.StrideW + (p.KW-1)*p.DilW + 1
+	l.hq, l.wq = ceilDiv(hp, p.StrideH), ceilDiv(wp, p.StrideW)
+	l.phaseSlot = make([]int, p.StrideH*p.StrideW)
+	for i := range l.phaseSlot {
+		l.phaseSlot[i] = -1
+	}
+	for kh := range p.KH {
+		for kw := range p.KW {
+			ph := (kh*p.DilH%p.StrideH)*p.StrideW + kw*p.DilW%p.StrideW
+			if l.phaseSlot[ph] < 0 {
+				l.phaseSlot[ph] = l.phases
+				l.phases++
+			}
+		}
+	}
+	l.inPlace = p.StrideH == 1 && p.StrideW == 1 && p.PadT == 0 && p.PadL == 0 && l.wq == p.W && l.hq <= p.H
+	l.chanStride = l.hq * l.wq
+	if l.inPlace {
+		l.chanStride = p.H * p.W
+	}
+	l.bufLen = l.phases * cg * l.chanStride
+	l.ncols = (p.OH-1)*l.wq + p.OW
+	l.offsetsPool = getInts(l.k)
+	l.offs = *l.offsetsPool
+	for c := range cg {
+		for kh := range p.KH {
+			for kw := range p.KW {
+				ph := (kh*p.DilH%p.StrideH)*p.StrideW + kw*p.DilW%p.StrideW
+				l.offs[(c*p.KH+kh)*p.KW+kw] = (l.phaseSlot[ph]*cg+c)*l.chanStride +
+					kh*p.DilH/p.StrideH*l.wq + kw*p.DilW/p.StrideW
+			}
+		}
+	}
+	return l
+}
+
+func (l *forwardLayout) release() { putInts(l.offsetsPool) }
+
+// run computes one group of one image: yg = conv(xg, wg) + bias.
+func (l *forwardLayout) run(xg, wg, bias, yg []float32, workers int) {
+	p := &l.p
+	mg := p.M / p.Group
+	cg := p.C / p.Group
+	src := xg
+	if !l.inPlace {
+		bufP := getFloats(l.bufLen)
+		defer putFloats(bufP)
+		src = *bufP
+		l.fill(src, xg, cg, workers)
+	}
+	outPlane := p.OH * p.OW
+	if l.wq == p.OW {
+		l.gemm(mg, wg, src, yg, outPlane, bias, workers)
+		return
+	}
+	outP := getFloats(mg * l.ncols)
+	defer putFloats(outP)
+	out := *outP
+	l.gemm(mg, wg, src, out, l.ncols, bias, workers)
+	parallelRange(workers, mg, mg*outPlane, func(m0, m1 int) {
+		for m := m0; m < m1; m++ {
+			scatterPlane(yg[m*outPlane:(m+1)*outPlane], p.OH, p.OW, p.OW, 1, out[m*l.ncols:], l.wq, false)
+		}
+	})
+}
+
+// gemm computes c (m rows of ncols, row stride ldc) = a·B + bias.
+func (l *forwardLayout) gemm(m int, a, src, c []float32, ldc int, bias []float32, workers int) {
+	if m == 1 {
+		var b float32
+		if bias != nil {
+			b = bias[0]
+		}
+		gemmRow(l.k, a, src, l.offs, c, l.ncols, false, b)
+		return
+	}
+	gemmOffsets(m, l.ncols, l.k, a, l.k, src, l.offs, c, ldc, false, bias, workers)
+}
+
+// fill copies the group's input channels into the phase planes of buf.
+func (l *forwardLayout) fill(buf, xg []float32, channels, workers int) {
+	p := &l.p
+	plane := p.H * p.W
+	sh, sw := p.StrideH, p.StrideW
+	parallelRange(workers, channels, l.bufLen, func(c0, c1 int) {
+		for ph := range sh * sw {
+			slot := l.phaseSlot[ph]
+			if slot < 0 {
+				continue
+			}
+			for c := c0; c < c1; c++ {
+				dst := buf[(slot*channels+c)*l.chanStride:][:l.hq*l.wq]
+				gatherPlane(dst, l.hq, l.wq, xg[c*plane:(c+1)*plane], p.H, p.W, sh, sw, ph/sw-p.PadT, ph%sw-p.PadL)
+			}
+		}
+	})
+}
+
+// gatherPlane sets dst[i][j] (hq×wq) to src[i·sh + r0][j·sw + c0] where that
+// lies inside the h×w plane src, and to 0 elsewhere.
+func gatherPlane(dst []float32, hq, wq int, src []float32, h, w, sh, sw, r0, c0 int) {
+	jlo := max(0, floorDiv(-c0+sw-1, sw))
+	jhi := min(wq, floorDiv(w-1-c0, sw)+1)
+	for i := range hq {
+		row := dst[i*wq : (i+1)*wq]
+		r := i*sh + r0
+		if r < 0 || r >= h || jlo >= jhi {
+			clear(row)
+			continue
+		}
+		clear(row[:jlo])
+		clear(row[jhi:])
+		s := src[r*w : (r+1)*w]
+		if sw == 1 {
+			copy(row[jlo:jhi], s[jlo+c0:jhi+c0])
+			continue
+		}
+		for j := jlo; j < jhi; j++ {
+			row[j] = s[j*sw+c0]
+		}
+	}
+}
+
+// scatterPlane writes (or adds, when accumulate) the rows×cols block of src
+// (row pitch srcPitch) to dst[i·rowStride + j·colStride].
+func scatterPlane(dst []float32, rows, cols, rowStride, colStride int, src []float32, srcPitch int, accumulate bool) {
+	for i := range rows {
+		s := src[i*srcPitch : i*srcPitch+cols]
+		if colStride == 1 {
+			d := dst[i*rowStride : i*rowStride+cols]
+			if accumulate {
+				addTo(d, s)
+			} else {
+				copy(d, s)
+			}
+			continue
+		}
+		d := dst[i*rowStride:]
+		for j, v := range s {
+			if accumulate {
+				d[j*colStride] += v
+			} else {
+				d[j*colStride] = v
+			}
+		}
+	}
+}
+
+// addTo sets dst[i] += src[i].
+func addTo(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+// floorDiv returns ⌊a/b⌋ for b > 0.
+func floorDiv(a, b int) int {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// parallelRange splits [0, n) into contiguous chunks handled by up to
+// workers goroutines; work (in floats touched) decides whether splitting pays.
+func parallelRange(workers, n, work int, body func(lo, hi int)) {
+	if workers > 1 && work < 1<<15 {
+		workers = 1
+	}
+	workers = min(workers, n)
+	if workers <= 1 {
+		body(0, n)
+		return
+	}
+	chunk := ceilDiv(n, workers)
+	parallelFor(workers, workers, func(t int) {
+		lo := t * chunk
+		if lo < n {
+			body(lo, min(n, lo+chunk))
+		}
+	})
+}

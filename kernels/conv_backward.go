@@ -1,0 +1,225 @@
+package kernels
+
+// Conv2DBackwardData adds to dx the vector-Jacobian product of Conv2D with
+// respect to its input: dx += convᵀ(dy, w), that is
+//
+//	dx[n][g·C/Group + c][oh·StrideH + kh·DilH − PadT][ow·StrideW + kw·DilW − PadL] += w[m][c][kh][kw] · dy[n][m][oh][ow]
+//
+// summed over m in group g and every tap, for positions inside dx. dy is
+// [N][M][OH][OW], w is [M][C/Group][KH][KW] and dx is [N][C][H][W]. N is
+// whatever batch dy and dx have (the product is linear in dy).
+//
+// It runs as an implicit GEMM per output stride phase: dx positions with
+// the same (h mod StrideH, w mod StrideW) receive contributions from a
+// fixed subset of taps, each a constant shift of a zero-padded copy of dy.
+func Conv2DBackwardData(p ConvParams, dy, w, dx []float32) {
+	p = p.normalized()
+	if p.N == 0 || p.C == 0 || p.M == 0 || p.OH <= 0 || p.OW <= 0 {
+		return
+	}
+	l := newBackwardLayout(p)
+	defer l.release()
+	cg, mg := p.C/p.Group, p.M/p.Group
+	inPlane, outPlane := p.H*p.W, p.OH*p.OW
+	wPer := mg * cg * p.KH * p.KW
+	run := func(n, g, workers int) {
+		dyg := dy[(n*p.M+g*mg)*outPlane : (n*p.M+(g+1)*mg)*outPlane]
+		dxg := dx[(n*p.C+g*cg)*inPlane : (n*p.C+(g+1)*cg)*inPlane]
+		l.run(g, dyg, l.weights[g*wPer:(g+1)*wPer], dxg, workers)
+	}
+	l.prepareWeights(w)
+	forEachGroup(p.N, p.Group, 2*wPer*outPlane, run)
+}
+
+// backwardPhase is the implicit GEMM of one output stride phase.
+type backwardPhase struct {
+	rh, rw  int   // phase: dx rows ≡ rh (mod StrideH), columns ≡ rw (mod StrideW)
+	hi, wi  int   // dx rows and columns in the phase
+	taps    []int // kernel taps kh·KW + kw that reach the phase
+	offs    []int // GEMM depth index (m, tap) → offset into the padded dy
+	ncols   int   // GEMM columns: (hi−1)·wq + wi
+	wOffset int   // start of the phase's weights within a group's weights
+}
+
+// backwardLayout holds the phases of a data-gradient convolution.
+//
+// dy's planes are copied, zero-padded, into hq×wq planes: plane m holds
+// dy[m][u − pt][v − pl] at [u][v]. For dx position (i·StrideH + rh,
+// j·StrideW + rw), tap (kh, kw) of the phase contributes dy plane m at
+// [i − e + pt][j − f + pl] where e = (kh·DilH − rh − PadT)/StrideH and
+// f = (kw·DilW − rw − PadL)/StrideW are exact, so with column index
+// q = i·wq + j every (m, tap) is a fixed offset from q.
+type backwardLayout struct {
+	p          ConvParams
+	hq, wq     int
+	pt, pl     int
+	inPlace    bool // dy's own planes serve as the padded copy
+	chanStride int
+	phases     []backwardPhase
+	weightsP   *[]float32
+	weights    []float32 // per group, per phase: [c][m][tap] gathered from w
+	offsP      *[]int
+}
+
+// tapShift returns, for dx phase r of a dimension with the given stride,
+// dilation and leading pad, the shift e of tap t (dy index = i − e) and
+// whether the tap reaches the phase at all.
+func tapShift(t, r, stride, dil, pad int) (int, bool) {
+	v := t*dil - r - pad
+	if floorDiv(v, stride)*stride != v {
+		return 0, false
+	}
+	return v / stride, true
+}
+
+func newBackwardLayout(p ConvParams) *backwardLayout {
+	l := &backwardLayout{p: p}
+	mg := p.M / p.Group
+	// Shift range over all phases and taps, per dimension.
+	shiftRange := func(stride, dil, pad, k, size int) (lo, hi int) {
+		lo, hi = 1<<62, -1<<62
+		for r := range min(stride, size) {
+			for t := range k {
+				if e, ok := tapShift(t, r, stride, dil, pad); ok {
+					lo, hi = min(lo, e), max(hi, e)
+				}
+			}
+		}
+		return lo, hi
+	}
+	eLo, eHi := shiftRange(p.StrideH, p.DilH, p.PadT, p.KH, p.H)
+	fLo, fHi := shiftRange(p.StrideW, p.DilW, p.PadL, p.KW, p.W)
+	if eLo > eHi || fLo > fHi {
+		return l // no tap reaches dx
+	}
+	l.pt, l.pl = eHi, fHi
+	l.hq = ceilDiv(p.H, p.StrideH) + eHi - eLo
+	l.wq = ceilDiv(p.W, p.StrideW) + fHi - fLo
+	l.inPlace = l.pt == 0 && l.pl == 0 && l.wq == p.OW && l.hq <= p.OH
+	l.chanStride = l.hq * l.wq
+	if l.inPlace {
+		l.chanStride = p.OH * p.OW
+	}
+
+	total := 0
+	for rh := range min(p.StrideH, p.H) {
+		for rw := range min(p.StrideW, p.W) {
+			ph := backwardPhase{rh: rh, rw: rw, hi: ceilDiv(p.H-rh, p.StrideH), wi: ceilDiv(p.W-rw, p.StrideW)}
+			for kh := range p.KH {
+				if _, ok := tapShift(kh, rh, p.StrideH, p.DilH, p.PadT); !ok {
+					continue
+				}
+				for kw := range p.KW {
+					if _, ok := tapShift(kw, rw, p.StrideW, p.DilW, p.PadL); ok {
+						ph.taps = append(ph.taps, kh*p.KW+kw)
+					}
+				}
+			}
+			if len(ph.taps) == 0 {
+				continue
+			}
+			ph.ncols = (ph.hi-1)*l.wq + ph.wi
+			ph.wOffset = total
+			total += len(ph.taps)
+			l.phases = append(l.phases, ph)
+		}
+	}
+	l.offsP = getInts(mg * total)
+	offs := *l.offsP
+	for i := range l.phases {
+		ph := &l.phases[i]
+		ph.offs = offs[mg*ph.wOffset : mg*(ph.wOffset+len(ph.taps))]
+		for m := range mg {
+			for ti, t := range ph.taps {
+				e, _ := tapShift(t/p.KW, ph.rh, p.StrideH, p.DilH, p.PadT)
+				f, _ := tapShift(t%p.KW, ph.rw, p.StrideW, p.DilW, p.PadL)
+				ph.offs[m*len(ph.taps)+ti] = m*l.chanStride + (l.pt-e)*l.wq + l.pl - f
+			}
+		}
+	}
+	return l
+}
+
+func (l *backwardLayout) release() {
+	if l.offsP != nil {
+		putInts(l.offsP)
+	}
+	if l.weightsP != nil {
+		putFloats(l.weightsP)
+	}
+}
+
+// prepareWeights gathers, per group and phase, the GEMM A operand
+// A[c][(m, tap)] = w[m][c][tap] (c < C/Group) from w.
+func (l *backwardLayout) prepareWeights(w []float32) {
+	p := &l.p
+	cg, mg, taps := p.C/p.Group, p.M/p.Group, p.KH*p.KW
+	wPer := mg * cg * taps
+	l.weightsP = getFloats(p.Group * wPer)
+	l.weights = *l.weightsP
+	parallelRange(threads(2*len(w)), p.Group*cg, len(w), func(lo, hi int) {
+		for gc := lo; gc < hi; gc++ {
+			g, c := gc/cg, gc%cg
+			wg := w[g*wPer : (g+1)*wPer]
+			dst := l.weights[g*wPer:]
+			for _, ph := range l.phases {
+				k := mg * len(ph.taps)
+				row := dst[mg*ph.wOffset*cg+c*k:][:k]
+				for m := range mg {
+					src := wg[(m*cg+c)*taps:][:taps]
+					for ti, t := range ph.taps {
+						row[m*len(ph.taps)+ti] = src[t]
+					}
+				}
+			}
+		}
+	})
+}
+
+// run adds the data gradient of one group of one image to dxg.
+func (l *backwardLayout) run(g int, dyg, wg, dxg []float32, workers int) {
+	p := &l.p
+	cg, mg := p.C/p.Group, p.M/p.Group
+	src := dyg
+	if !l.inPlace && len(l.phases) > 0 {
+		bufP := getFloats(mg * l.chanStride)
+		defer putFloats(bufP)
+		src = *bufP
+		outPlane := p.OH * p.OW
+		parallelRange(workers, mg, mg*l.chanStride, func(m0, m1 int) {
+			for m := m0; m < m1; m++ {
+				gatherPlane(src[m*l.chanStride:(m+1)*l.chanStride], l.hq, l.wq, dyg[m*outPlane:(m+1)*outPlane], p.OH, p.OW, 1, 1, -l.pt, -l.pl)
+			}
+		})
+	}
+	inPlane := p.H * p.W
+	for i := range l.phases {
+		ph := &l.phases[i]
+		k := mg * len(ph.taps)
+		a := wg[mg*ph.wOffset*cg:][:cg*k]
+		if p.StrideH == 1 && p.StrideW == 1 && l.wq == p.W {
+			// Phase columns are dx's own layout: accumulate in place.
+			l.gemm(cg, k, ph, a, src, dxg, inPlane, true, workers)
+			continue
+		}
+		outP := getFloats(cg * ph.ncols)
+		out := *outP
+		l.gemm(cg, k, ph, a, src, out, ph.ncols, false, workers)
+		parallelRange(workers, cg, cg*ph.ncols, func(c0, c1 int) {
+			for c := c0; c < c1; c++ {
+				dst := dxg[c*inPlane+ph.rh*p.W+ph.rw:]
+				scatterPlane(dst, ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out[c*ph.ncols:], l.wq, true)
+			}
+		})
+		putFloats(outP)
+	}
+}
+
+// gemm computes, for one phase, c (m rows, row stride ldc) (+)= a·B.
+func (l *backwardLayout) gemm(m, k int, ph *backwardPhase, a, src, c []float32, ldc int, accumulate bool, workers int) {
+	if m == 1 {
+		gemmRow(k, a, src, ph.offs, c, ph.ncols, accumulate, 0)
+		return
+	}
+	gemmOffsets(m, ph.ncols, k, a, k, src, ph.offs, c, ldc, accumulate, nil, workers)
+}

@@ -1,0 +1,203 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveConv is the float64 reference forward convolution; it also returns
+// the per-element sum of absolute terms.
+func naiveConv(p ConvParams, x, w, bias []float32) (y, scale []float64) {
+	p = p.normalized()
+	cg, mg := p.C/p.Group, p.M/p.Group
+	y = make([]float64, p.N*p.M*p.OH*p.OW)
+	scale = make([]float64, len(y))
+	for n := range p.N {
+		for m := range p.M {
+			g := m / mg
+			for oh := range p.OH {
+				for ow := range p.OW {
+					var s, sa float64
+					if bias != nil {
+						s, sa = float64(bias[m]), math.Abs(float64(bias[m]))
+					}
+					for c := range cg {
+						for kh := range p.KH {
+							ih := oh*p.StrideH + kh*p.DilH - p.PadT
+							if ih < 0 || ih >= p.H {
+								continue
+							}
+							for kw := range p.KW {
+								iw := ow*p.StrideW + kw*p.DilW - p.PadL
+								if iw < 0 || iw >= p.W {
+									continue
+								}
+								t := float64(w[((m*cg+c)*p.KH+kh)*p.KW+kw]) * float64(x[((n*p.C+g*cg+c)*p.H+ih)*p.W+iw])
+								s += t
+								sa += math.Abs(t)
+							}
+						}
+					}
+					i := ((n*p.M+m)*p.OH+oh)*p.OW + ow
+					y[i], scale[i] = s, sa
+				}
+			}
+		}
+	}
+	return y, scale
+}
+
+// naiveConvBackwardData is the float64 reference of dx0 + convᵀ(dy, w),
+// computed by scattering each output's gradient to its inputs.
+func naiveConvBackwardData(p ConvParams, dy, w, dx0 []float32) (dx, scale []float64) {
+	p = p.normalized()
+	cg, mg := p.C/p.Group, p.M/p.Group
+	dx = make([]float64, len(dx0))
+	scale = make([]float64, len(dx0))
+	for i, v := range dx0 {
+		dx[i], scale[i] = float64(v), math.Abs(float64(v))
+	}
+	for n := range p.N {
+		for m := range p.M {
+			g := m / mg
+			for oh := range p.OH {
+				for ow := range p.OW {
+					d := float64(dy[((n*p.M+m)*p.OH+oh)*p.OW+ow])
+					for c := range cg {
+						for kh := range p.KH {
+							ih := oh*p.StrideH + kh*p.DilH - p.PadT
+							if ih < 0 || ih >= p.H {
+								continue
+							}
+							for kw := range p.KW {
+								iw := ow*p.StrideW + kw*p.DilW - p.PadL
+								if iw < 0 || iw >= p.W {
+									continue
+								}
+								t := d * float64(w[((m*cg+c)*p.KH+kh)*p.KW+kw])
+								i := ((n*p.C+g*cg+c)*p.H+ih)*p.W + iw
+								dx[i] += t
+								scale[i] += math.Abs(t)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return dx, scale
+}
+
+// outSize is the ONNX output size for floor mode.
+func outSize(in, k, stride, dil, padA, padB int) int {
+	return (in+padA+padB-((k-1)*dil+1))/stride + 1
+}
+
+func convCases(r *rand.Rand) []ConvParams {
+	mk := func(n, c, h, w, m, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, g int) ConvParams {
+		return ConvParams{N: n, C: c, H: h, W: w, M: m, KH: kh, KW: kw,
+			OH: outSize(h, kh, sh, dh, pt, pb), OW: outSize(w, kw, sw, dw, pl, pr),
+			StrideH: sh, StrideW: sw, DilH: dh, DilW: dw, PadT: pt, PadL: pl, PadB: pb, PadR: pr, Group: g}
+	}
+	cases := []ConvParams{
+		mk(1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // 3x3 same
+		mk(2, 5, 9, 7, 13, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1),    // 1x1 in place
+		mk(1, 4, 10, 10, 6, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1),   // 1x1 stride 2
+		mk(1, 3, 23, 21, 16, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1),  // stem-like
+		mk(1, 6, 11, 12, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2),   // grouped, strided
+		mk(2, 8, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8),     // depthwise
+		mk(1, 5, 12, 13, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 5),   // depthwise s2
+		mk(1, 4, 8, 9, 12, 3, 3, 1, 1, 1, 1, 0, 1, 2, 0, 4),    // depthwise multiplier, asym pads
+		mk(1, 3, 13, 14, 5, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1),   // dilated
+		mk(1, 2, 10, 11, 3, 3, 2, 3, 2, 2, 1, 0, 2, 1, 0, 1),   // mixed strides/dilations
+		mk(1, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1),     // valid conv, in place
+		mk(1, 2, 5, 5, 3, 1, 1, 1, 1, 1, 1, 1, 2, 0, 1, 1),     // 1x1 with pads
+		mk(1, 3, 4, 4, 2, 2, 2, 3, 3, 1, 1, 0, 0, 0, 0, 1),     // stride > kernel
+		mk(1, 40, 9, 9, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),   // tiles with tails
+		mk(1, 33, 7, 7, 29, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),   // k > blockK
+		mk(3, 2, 3, 3, 2, 3, 3, 1, 1, 1, 1, 4, 1, 0, 3, 1),     // pads larger than kernel
+		mk(1, 16, 20, 20, 24, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1), // 5x5
+	}
+	for range 12 {
+		g := 1 + r.IntN(3)
+		kh, kw := 1+r.IntN(4), 1+r.IntN(4)
+		sh, sw := 1+r.IntN(3), 1+r.IntN(3)
+		dh, dw := 1+r.IntN(2), 1+r.IntN(2)
+		h, w := kh*dh+r.IntN(12), kw*dw+r.IntN(12)
+		p := mk(1+r.IntN(2), g*(1+r.IntN(4)), h, w, g*(1+r.IntN(5)), kh, kw, sh, sw, dh, dw, r.IntN(3), r.IntN(3), r.IntN(3), r.IntN(3), g)
+		if p.OH > 0 && p.OW > 0 {
+			cases = append(cases, p)
+		}
+	}
+	return cases
+}
+
+func convName(p ConvParams) string {
+	return fmt.Sprintf("n%dc%d_%dx%d_m%d_k%dx%d_s%d,%d_d%d,%d_p%d,%d,%d,%d_g%d", p.N, p.C, p.H, p.W, p.M, p.KH, p.KW,
+		p.StrideH, p.StrideW, p.DilH, p.DilW, p.PadT, p.PadL, p.PadB, p.PadR, p.Group)
+}
+
+func TestConv2D(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	cases := convCases(r)
+	forEachKernels(t, func(t *testing.T) {
+		for i, p := range cases {
+			x := randSlice(r, p.N*p.C*p.H*p.W)
+			w := randSlice(r, p.M*(p.C/p.Group)*p.KH*p.KW)
+			var bias []float32
+			if i%2 == 0 {
+				bias = randSlice(r, p.M)
+			}
+			want, scale := naiveConv(p, x, w, bias)
+			y := make([]float32, len(want))
+			for i := range y {
+				y[i] = float32(math.NaN())
+			}
+			Conv2D(p, x, w, bias, y)
+			checkClose(t, convName(p), y, want, scale, 1e-5)
+		}
+	})
+}
+
+func TestConv2DBackwardData(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	cases := convCases(r)
+	forEachKernels(t, func(t *testing.T) {
+		for _, p := range cases {
+			dy := randSlice(r, p.N*p.M*p.OH*p.OW)
+			w := randSlice(r, p.M*(p.C/p.Group)*p.KH*p.KW)
+			dx := randSlice(r, p.N*p.C*p.H*p.W)
+			want, scale := naiveConvBackwardData(p, dy, w, dx)
+			Conv2DBackwardData(p, dy, w, dx)
+			checkClose(t, convName(p), dx, want, scale, 1e-5)
+		}
+	})
+}
+
+// TestConvAdjoint checks <conv(x), dy> == <x, convᵀ(dy)> using the kernels
+// under test on both sides, in float64.
+func TestConvAdjoint(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, p := range convCases(r) {
+		x := randSlice(r, p.N*p.C*p.H*p.W)
+		w := randSlice(r, p.M*(p.C/p.Group)*p.KH*p.KW)
+		dy := randSlice(r, p.N*p.M*p.OH*p.OW)
+		y := make([]float32, len(dy))
+		Conv2D(p, x, w, nil, y)
+		dx := make([]float32, len(x))
+		Conv2DBackwardData(p, dy, w, dx)
+		var lhs, rhs, mag float64
+		for i := range y {
+			lhs += float64(y[i]) * float64(dy[i])
+			mag += math.Abs(float64(y[i]) * float64(dy[i]))
+		}
+		for i := range x {
+			rhs += float64(x[i]) * float64(dx[i])
+		}
+		if math.Abs(lhs-rhs) > 1e-5*(mag+1) {
+			t.Errorf("%s: <conv(x),dy> = %g, <x,convT(dy)> = %g", convName(p), lhs, rhs)
+		}
+	}
+}
