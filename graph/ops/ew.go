@@ -5,21 +5,21 @@ package ops
 type ewOp uint8
 
 const (
-	ewAdd   ewOp = iota // d = a + b
-	ewSub               // d = a - b
-	ewMul               // d = a · b
-	ewDiv               // d = a / b
-	ewPRelu             // d = a if a > 0 else b·a
-	ewScale             // d = s·a
-	ewMax               // d = max(d, a)
-	accScale            // d += s·a
-	accMul              // d += a·b
-	accMulAbs           // d += a·|b|
-	accDiv              // d += a / b
-	accDivAbs           // d += a / |b|
-	accQuot             // d -= a·b / c²
-	accPRelu            // d += a if c > 0 else b·a
-	accPReluAbs         // d += a if c > 0 else |b|·a
+	ewAdd       ewOp = iota // d = a + b
+	ewSub                   // d = a - b
+	ewMul                   // d = a · b
+	ewDiv                   // d = a / b
+	ewPRelu                 // d = a if a > 0 else b·a
+	ewScale                 // d = s·a
+	ewMax                   // d = max(d, a)
+	accScale                // d += s·a
+	accMul                  // d += a·b
+	accMulAbs               // d += a·|b|
+	accDiv                  // d += a / b
+	accDivAbs               // d += a / |b|
+	accQuot                 // d -= a·b / c²
+	accPRelu                // d += a if c > 0 else b·a
+	accPReluAbs             // d += a if c > 0 else |b|·a
 )
 
 // ewLoop runs op over l with s as the scalar of ewScale and accScale.
