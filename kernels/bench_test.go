@@ -1,0 +1,110 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+func reportGFLOPS(b *testing.B, flops int) {
+	b.ReportMetric(float64(flops)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func BenchmarkSgemm(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, s := range []struct {
+		m, n, k        int
+		transA, transB bool
+	}{
+		{64, 3136, 576, false, false}, // ResNet-18 layer1 conv as GEMM
+		{512, 49, 4608, false, false}, // ResNet-18 layer4 conv as GEMM
+		{1000, 1, 512, false, false},  // classifier, one image
+		{1, 1000, 512, false, true},   // classifier as ONNX Gemm (transB)
+		{512, 512, 512, false, false},
+		{1024, 1024, 1024, false, false},
+		{512, 512, 512, true, true},
+	} {
+		name := fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k)
+		if s.transA || s.transB {
+			name += fmt.Sprintf("_tA%v_tB%v", s.transA, s.transB)
+		}
+		a := randSlice(r, s.m*s.k)
+		bm := randSlice(r, s.k*s.n)
+		c := make([]float32, s.m*s.n)
+		lda, ldb := s.k, s.n
+		if s.transA {
+			lda = s.m
+		}
+		if s.transB {
+			ldb = s.k
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
+			}
+			reportGFLOPS(b, 2*s.m*s.n*s.k)
+		})
+	}
+}
+
+// benchConvs are ResNet-18 and MobileNetV2 layers at 224×224, batch 1.
+var benchConvs = []struct {
+	name string
+	p    ConvParams
+}{
+	{"resnet_conv1_7x7s2", convP(3, 224, 64, 7, 2, 3, 1)},
+	{"resnet_l1_3x3_64", convP(64, 56, 64, 3, 1, 1, 1)},
+	{"resnet_l2_3x3s2_64to128", convP(64, 56, 128, 3, 2, 1, 1)},
+	{"resnet_l2_3x3_128", convP(128, 28, 128, 3, 1, 1, 1)},
+	{"resnet_l2_down_1x1s2", convP(64, 56, 128, 1, 2, 0, 1)},
+	{"resnet_l3_3x3_256", convP(256, 14, 256, 3, 1, 1, 1)},
+	{"resnet_l4_3x3_512", convP(512, 7, 512, 3, 1, 1, 1)},
+	{"mbv2_dw_32_112", convP(32, 112, 32, 3, 1, 1, 32)},
+	{"mbv2_dw_144_56s2", convP(144, 56, 144, 3, 2, 1, 144)},
+	{"mbv2_dw_960_7", convP(960, 7, 960, 3, 1, 1, 960)},
+	{"mbv2_pw_1x1_144to24_56", convP(144, 56, 24, 1, 1, 0, 1)},
+}
+
+// convP returns square convolution parameters for one image.
+func convP(c, hw, m, k, stride, pad, group int) ConvParams {
+	o := outSize(hw, k, stride, 1, pad, pad)
+	return ConvParams{N: 1, C: c, H: hw, W: hw, M: m, KH: k, KW: k, OH: o, OW: o,
+		StrideH: stride, StrideW: stride, DilH: 1, DilW: 1, PadT: pad, PadL: pad, PadB: pad, PadR: pad, Group: group}
+}
+
+func convFlops(p ConvParams) int {
+	return 2 * p.N * p.M * p.OH * p.OW * (p.C / p.Group) * p.KH * p.KW
+}
+
+func BenchmarkConv2D(b *testing.B) {
+	r := rand.New(rand.NewPCG(2, 2))
+	for _, bc := range benchConvs {
+		p := bc.p
+		x := randSlice(r, p.N*p.C*p.H*p.W)
+		w := randSlice(r, p.M*(p.C/p.Group)*p.KH*p.KW)
+		bias := randSlice(r, p.M)
+		y := make([]float32, p.N*p.M*p.OH*p.OW)
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				Conv2D(p, x, w, bias, y)
+			}
+			reportGFLOPS(b, convFlops(p))
+		})
+	}
+}
+
+func BenchmarkConv2DBackwardData(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, bc := range benchConvs {
+		p := bc.p
+		dy := randSlice(r, p.N*p.M*p.OH*p.OW)
+		w := randSlice(r, p.M*(p.C/p.Group)*p.KH*p.KW)
+		dx := make([]float32, p.N*p.C*p.H*p.W)
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				Conv2DBackwardData(p, dy, w, dx)
+			}
+			reportGFLOPS(b, convFlops(p))
+		})
+	}
+}
