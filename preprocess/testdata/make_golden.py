@@ -57,15 +57,16 @@ for name, (h, w), shorter, crop in [
     ("rgb_34x21", (34, 21), 16, 14),   # portrait
     ("rgb_9x13", (9, 13), 20, 17),     # upsample, odd margins
     ("rgb_10x31", (10, 31), 8, 7),     # long side truncation
-    ("rgb_5x6", (5, 6), 3, 4),         # crop larger than the resized image: zero padding
+    ("rgb_5x6", (5, 6), 3, (3, 5)),    # crop wider than the resized image: zero padding
 ]:
     a = rgb(h, w)
     add_input(name, a)
     t = transforms.Compose([transforms.Resize(shorter), transforms.CenterCrop(crop)])
+    size = list(crop) if isinstance(crop, tuple) else [crop, crop]
     out = np.asarray(t(Image.fromarray(a, "RGB")))
     cases.append({
-        "name": f"{name}-resize{shorter}-crop{crop}", "input": name,
-        "mode": "shorter-crop", "size": [crop, crop], "crop_fraction": crop / shorter,
+        "name": f"{name}-resize{shorter}-crop{size[0]}x{size[1]}", "input": name,
+        "mode": "shorter-crop", "size": size, "crop_fraction": min(size) / shorter,
         "u8": out.transpose(2, 0, 1).reshape(-1).tolist(),
     })
 
