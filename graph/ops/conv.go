@@ -63,10 +63,26 @@ func newConv(s *graph.NodeSpec) (graph.Op, error) {
 	return c, nil
 }
 
-// NewConv returns a convolution with the same geometry as c and new weights
-// and bias (used when a BatchNormalization is folded into it).
-func (c *Conv) NewConv(w *graph.Tensor, b []float32) *Conv {
-	return &Conv{W: w, B: b, Group: c.Group, win: c.win}
+// FoldAffine returns the convolution followed by the per-output-channel
+// affine map v ↦ scale·v + shift (a BatchNormalization on its output).
+func (c *Conv) FoldAffine(scale, shift []float32) graph.Op {
+	m := c.W.Shape[0]
+	if len(scale) != m {
+		return nil
+	}
+	f := &Conv{W: graph.New(c.W.Shape...), B: make([]float32, m), Group: c.Group, win: c.win}
+	per := len(c.W.Data) / m
+	for i, v := range c.W.Data {
+		f.W.Data[i] = v * scale[i/per]
+	}
+	for j := range m {
+		var b float32
+		if c.B != nil {
+			b = c.B[j]
+		}
+		f.B[j] = b*scale[j] + shift[j]
+	}
+	return f
 }
 
 // Type implements graph.Op.
@@ -148,28 +164,3 @@ func (c *Conv) Offset(x, y []*graph.Tensor) []*graph.Tensor {
 // Terms implements graph.Backprop.
 func (c *Conv) Terms() graph.Terms { return graph.MultiTerm }
 
-// absOf returns |v| element-wise.
-func absOf(v []float32) []float32 {
-	out := make([]float32, len(v))
-	for i, x := range v {
-		if x < 0 {
-			x = -x
-		}
-		out[i] = x
-	}
-	return out
-}
-
-// channelConst returns a tensor of the given NC... shape holding per[c] at
-// every position of channel c (for a 2-D [N, C] shape, per column).
-func channelConst(shape []int, per []float32) *graph.Tensor {
-	t := graph.New(shape...)
-	inner := 1
-	for _, d := range shape[2:] {
-		inner *= d
-	}
-	for i := range t.Data {
-		t.Data[i] = per[(i/inner)%len(per)]
-	}
-	return t
-}
