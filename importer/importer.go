@@ -131,6 +131,7 @@ type builder struct {
 	shapesA, shapesB map[string][]int
 	alias            map[string]string
 	unsupported      map[string][]string
+	poisoned         map[string]bool
 	graphOutputs     map[string]bool
 	g                *graph.Graph
 }
@@ -150,6 +151,7 @@ func (b *builder) build(gp *onnxpb.GraphProto) (*graph.Graph, error) {
 	b.shapesA, b.shapesB = map[string][]int{}, map[string][]int{}
 	b.alias = map[string]string{}
 	b.unsupported = map[string][]string{}
+	b.poisoned = map[string]bool{}
 	b.graphOutputs = map[string]bool{}
 	b.g = &graph.Graph{}
 

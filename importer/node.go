@@ -16,8 +16,21 @@ func (b *builder) node(index int, np *onnxpb.NodeProto) error {
 		name = fmt.Sprintf("%s_%d", np.GetOpType(), index)
 	}
 	if d := np.GetDomain(); d != "" && d != "ai.onnx" {
-		b.unsupported[d+"."+np.GetOpType()] = append(b.unsupported[d+"."+np.GetOpType()], name)
+		b.markUnsupported(d+"."+np.GetOpType(), name, np.GetOutput())
 		return nil
+	}
+	for _, in := range np.GetInput() {
+		if b.poisoned[b.resolve(in)] {
+			// Downstream of an unsupported operator: keep collecting the
+			// unsupported ones without building this node.
+			if !graph.Supported(np.GetOpType()) && !foldOnly[np.GetOpType()] {
+				b.markUnsupported(np.GetOpType(), name, np.GetOutput())
+			}
+			for _, o := range np.GetOutput() {
+				b.poisoned[o] = true
+			}
+			return nil
+		}
 	}
 	specA, specB, err := b.specs(name, np)
 	if err != nil {
@@ -46,7 +59,7 @@ func (b *builder) node(index int, np *onnxpb.NodeProto) error {
 		return nil
 	}
 	if !graph.Supported(np.GetOpType()) {
-		b.unsupported[np.GetOpType()] = append(b.unsupported[np.GetOpType()], name)
+		b.markUnsupported(np.GetOpType(), name, outputs)
 		return nil
 	}
 	if err := b.batchFreeConsts(specA, specB); err != nil {
@@ -80,6 +93,21 @@ func (b *builder) node(index int, np *onnxpb.NodeProto) error {
 	return nil
 }
 
+// foldOnly lists operators the importer evaluates when their inputs are
+// constant (or, for Shape, have a known shape) but that are no data
+// operators.
+var foldOnly = map[string]bool{"Shape": true, "Constant": true, "ConstantOfShape": true, "Range": true,
+	"Equal": true, "Less": true, "Greater": true, "Where": true, "And": true, "Or": true, "Not": true,
+	"Floor": true, "Ceil": true, "ReduceProd": true, "Pow": true, "Mod": true}
+
+// markUnsupported records an unsupported node and poisons its outputs.
+func (b *builder) markUnsupported(opType, name string, outputs []string) {
+	b.unsupported[opType] = append(b.unsupported[opType], name)
+	for _, o := range outputs {
+		b.poisoned[o] = true
+	}
+}
+
 // specs builds the node spec for each batch pass; they differ only in the
 // values of batch-dependent constants.
 func (b *builder) specs(name string, np *onnxpb.NodeProto) (*graph.NodeSpec, *graph.NodeSpec, error) {
@@ -101,7 +129,7 @@ func (b *builder) specs(name string, np *onnxpb.NodeProto) (*graph.NodeSpec, *gr
 			sb.Inputs = append(sb.Inputs, graph.Input{Name: in, Const: v.b})
 			continue
 		}
-		if in != "" {
+		if in != "" && !b.poisoned[in] {
 			if _, ok := b.shapesA[in]; !ok {
 				return nil, nil, fmt.Errorf("node %q (%s) reads %q, which is not available", name, np.GetOpType(), in)
 			}
