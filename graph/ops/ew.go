@@ -11,6 +11,7 @@ const (
 	ewDiv                   // d = a / b
 	ewPRelu                 // d = a if a > 0 else b·a
 	ewScale                 // d = s·a
+	ewCopy                  // d = a
 	ewMax                   // d = max(d, a)
 	accScale                // d += s·a
 	accMul                  // d += a·b
@@ -86,6 +87,11 @@ func ewRun(op ewOp, s float32, d, a, b, c []float32, off []int, n int, inc []int
 	case ewScale:
 		for range n {
 			d[o] = s * a[i]
+			o, i = o+di, i+ai
+		}
+	case ewCopy:
+		for range n {
+			d[o] = a[i]
 			o, i = o+di, i+ai
 		}
 	case ewMax:

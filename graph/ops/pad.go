@@ -1,0 +1,290 @@
+package ops
+
+import (
+	"fmt"
+
+	"github.com/paneonnx/paneonnx/graph"
+)
+
+func init() { graph.Register("Pad", newPad) }
+
+// Pad pads (or, with negative pads, crops) each dim: mode constant, reflect,
+// edge, or wrap (opset 19). pads and the constant value are attributes in
+// opsets 9-10 and constant inputs from 11; axes (opset 18) selects the dims
+// pads refers to. Negative pads crop first; the positive ones then pad the
+// cropped tensor (as ONNX Runtime does).
+//
+// Routing node: an output element is a copy of one input element (several
+// outputs may copy the same one in reflect, edge and wrap modes; backward
+// adds them all up), or in constant mode the padding value, which is c.
+// Backward needs no padding of the batch dim.
+type Pad struct {
+	mode  string
+	pads  []int64
+	axes  []int64 // nil: all dims
+	value float32
+}
+
+func newPad(s *graph.NodeSpec) (graph.Op, error) {
+	if err := s.RequireData(0); err != nil {
+		return nil, err
+	}
+	p := &Pad{}
+	var err error
+	if p.mode, err = s.String("mode", "constant"); err != nil {
+		return nil, err
+	}
+	switch p.mode {
+	case "constant", "reflect", "edge":
+	case "wrap":
+		if s.Opset < 19 {
+			return nil, s.Errorf("mode wrap needs opset 19")
+		}
+	default:
+		return nil, s.Errorf("mode %q is not one of constant, reflect, edge, wrap", p.mode)
+	}
+	if s.Opset < 11 {
+		if p.pads, err = s.Ints("pads", nil); err != nil {
+			return nil, err
+		}
+		if p.pads == nil {
+			return nil, s.Errorf("attribute pads is missing")
+		}
+		if p.value, err = s.Float("value", 0); err != nil {
+			return nil, err
+		}
+	} else {
+		c, err := s.ConstInput(1, "pads", false)
+		if err != nil {
+			return nil, err
+		}
+		p.pads = constInts(c)
+		if c, err = s.ConstInput(2, "constant_value", true); err != nil {
+			return nil, err
+		} else if c != nil {
+			if p.value, err = scalarConst(s, c, "constant_value"); err != nil {
+				return nil, err
+			}
+		}
+		if c, err = s.ConstInput(3, "axes", true); err != nil {
+			return nil, err
+		} else if c != nil {
+			p.axes = constInts(c)
+		}
+	}
+	n := len(p.pads) / 2
+	if len(p.pads)%2 != 0 || (p.axes != nil && len(p.axes) != n) {
+		return nil, s.Errorf("pads %v does not hold a begin and an end for each of axes %v", p.pads, p.axes)
+	}
+	for _, v := range p.pads {
+		if v > graph.MaxElements || v < -graph.MaxElements {
+			return nil, s.Errorf("pads %v are too large", p.pads)
+		}
+	}
+	return p, nil
+}
+
+// Type implements graph.Op.
+func (p *Pad) Type() string { return "Pad" }
+
+// padsFor returns the begin and end pads of every dim of a rank-r input.
+func (p *Pad) padsFor(r int) (begin, end []int, err error) {
+	begin, end = make([]int, r), make([]int, r)
+	axes := p.axes
+	if axes == nil {
+		if len(p.pads) != 2*r {
+			return nil, nil, fmt.Errorf("pads %v for an input of rank %d", p.pads, r)
+		}
+		axes = make([]int64, r)
+		for i := range axes {
+			axes[i] = int64(i)
+		}
+	}
+	ax, err := normAxes(axes, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, d := range ax {
+		begin[d], end[d] = int(p.pads[i]), int(p.pads[i+len(ax)])
+	}
+	return begin, end, nil
+}
+
+// Infer implements graph.Op.
+func (p *Pad) Infer(in [][]int) ([][]int, error) {
+	if len(in) != 1 {
+		return nil, fmt.Errorf("expects 1 data input, has %d", len(in))
+	}
+	begin, end, err := p.padsFor(len(in[0]))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, len(in[0]))
+	for d, n := range in[0] {
+		out[d] = n + begin[d] + end[d]
+		if out[d] < 0 {
+			return nil, fmt.Errorf("pads %v crop more than dim %d of %v", p.pads, d, in[0])
+		}
+		if out[d] > 0 && n+min(begin[d], 0)+min(end[d], 0) <= 0 && p.mode != "constant" {
+			return nil, fmt.Errorf("mode %s cannot pad the empty dim %d of %v", p.mode, d, in[0])
+		}
+	}
+	return [][]int{out}, nil
+}
+
+// maps returns, per dim of the output, the input index each output index
+// copies, or -1 for the padding value (constant mode); indices along dim d
+// are pre-multiplied by the input's stride. in is the input shape (its dim
+// 0 may count seeds), out the output's.
+func (p *Pad) maps(in, out []int) ([][]int, error) {
+	begin, end, err := p.padsFor(len(in))
+	if err != nil {
+		return nil, err
+	}
+	st := graph.Strides(in)
+	m := make([][]int, len(in))
+	for d := range in {
+		lo := max(-begin[d], 0)           // first input index kept
+		n := in[d] - lo - max(-end[d], 0) // length of the kept range
+		m[d] = make([]int, out[d])
+		for o := range m[d] {
+			i := o - max(begin[d], 0) // index into the kept range
+			switch {
+			case i >= 0 && i < n:
+			case p.mode == "constant":
+				m[d][o] = -1
+				continue
+			case p.mode == "edge":
+				i = min(max(i, 0), n-1)
+			case p.mode == "wrap":
+				i = ((i % n) + n) % n
+			case n == 1: // reflect
+				i = 0
+			default:
+				period := 2 * (n - 1)
+				i = ((i % period) + period) % period
+				if i >= n {
+					i = period - i
+				}
+			}
+			m[d][o] = (lo + i) * st[d]
+		}
+	}
+	return m, nil
+}
+
+// walk calls fn(o, base, last) for every innermost row of the output: o is
+// the output index of the row's first element, base the input offset of the
+// row or -1 when the row lies in the padding, last the map of the last dim.
+func walk(m [][]int, out []int, fn func(o, base int, last []int)) {
+	if graph.NumElements(out) == 0 {
+		return
+	}
+	r := len(out)
+	if r == 0 {
+		fn(0, 0, []int{0})
+		return
+	}
+	idx := make([]int, r-1)
+	for o := 0; ; o += out[r-1] {
+		base := 0
+		for d, k := range idx {
+			if m[d][k] < 0 {
+				base = -1
+				break
+			}
+			base += m[d][k]
+		}
+		fn(o, base, m[r-1])
+		d := r - 2
+		for ; d >= 0; d-- {
+			if idx[d]++; idx[d] < out[d] {
+				break
+			}
+			idx[d] = 0
+		}
+		if d < 0 {
+			return
+		}
+	}
+}
+
+// Forward implements graph.Op.
+func (p *Pad) Forward(in, out []*graph.Tensor) error {
+	x, y := in[0], out[0]
+	m, err := p.maps(x.Shape, y.Shape)
+	if err != nil {
+		return err
+	}
+	walk(m, y.Shape, func(o, base int, last []int) {
+		row := y.Data[o : o+len(last)]
+		for j, v := range last {
+			if base < 0 || v < 0 {
+				row[j] = p.value
+			} else {
+				row[j] = x.Data[base+v]
+			}
+		}
+	})
+	return nil
+}
+
+// Backward implements graph.Backprop: every output adds its dy to the input
+// element it copies, in every mode.
+func (p *Pad) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
+	if dy[0] == nil || dx[0] == nil {
+		return nil
+	}
+	s, err := seedsOf(y[0], dy[0])
+	if err != nil {
+		return err
+	}
+	if err := checkGrad(x[0], dx[0], s); err != nil {
+		return err
+	}
+	if begin, end, err := p.padsFor(len(x[0].Shape)); err != nil {
+		return err
+	} else if begin[0] != 0 || end[0] != 0 {
+		return fmt.Errorf("padding of the batch dim")
+	}
+	m, err := p.maps(dx[0].Shape, dy[0].Shape)
+	if err != nil {
+		return err
+	}
+	d, g := dx[0].Data, dy[0].Data
+	walk(m, dy[0].Shape, func(o, base int, last []int) {
+		if base < 0 {
+			return
+		}
+		for j, v := range last {
+			if v >= 0 {
+				d[base+v] += g[o+j]
+			}
+		}
+	})
+	return nil
+}
+
+// Offset implements graph.Backprop: in constant mode with a non-zero value,
+// the value on the padding and 0 elsewhere.
+func (p *Pad) Offset(x, y []*graph.Tensor) []*graph.Tensor {
+	if p.mode != "constant" || p.value == 0 {
+		return nil
+	}
+	m, err := p.maps(x[0].Shape, y[0].Shape)
+	if err != nil {
+		return nil
+	}
+	c := graph.New(y[0].Shape...)
+	walk(m, y[0].Shape, func(o, base int, last []int) {
+		for j, v := range last {
+			if base < 0 || v < 0 {
+				c.Data[o+j] = p.value
+			}
+		}
+	})
+	return []*graph.Tensor{c}
+}
+
+// Terms implements graph.Backprop.
+func (p *Pad) Terms() graph.Terms { return graph.Routing }
