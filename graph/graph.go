@@ -16,13 +16,13 @@ type Node struct {
 }
 
 // Graph is a model in topological order with float32 data tensors. The
-// leading dimension of every input is the batch, which may vary per run.
+// leading dimension of the first input is the batch, which may vary per run.
 type Graph struct {
 	Nodes []*Node
 	// Inputs are the graph's data inputs; Inputs[0] is the image.
 	Inputs []string
 	// InputShapes holds the declared shape of each input; -1 marks a dim the
-	// model leaves free (always so for dim 0, the batch).
+	// model leaves free (always so for the batch, dim 0 of Inputs[0]).
 	InputShapes [][]int
 	Outputs     []string
 	// Meta holds the model's metadata_props.
@@ -131,7 +131,7 @@ func (g *Graph) Sort() error {
 func (g *Graph) InputShape(i, n int, size []int) ([]int, error) {
 	decl := g.InputShapes[i]
 	shape := append([]int(nil), decl...)
-	if len(shape) > 0 {
+	if i == 0 && len(shape) > 0 {
 		shape[0] = n
 	}
 	if len(size) > 0 && len(size) < len(shape) {

@@ -132,6 +132,9 @@ type builder struct {
 	alias            map[string]string
 	unsupported      map[string][]string
 	poisoned         map[string]bool
+	// fixedBatch is the image input's declared batch size when the model
+	// fixes it (0 when it is free).
+	fixedBatch int
 	graphOutputs     map[string]bool
 	g                *graph.Graph
 }
@@ -178,26 +181,38 @@ func (b *builder) build(gp *onnxpb.GraphProto) (*graph.Graph, error) {
 			return nil, fmt.Errorf("input %q is not a tensor", name)
 		}
 		if et := tt.GetElemType(); et != dtFloat {
-			return nil, fmt.Errorf("input %q has element type %s; paneonnx feeds float32 images", name, dtypeName(et))
+			return nil, fmt.Errorf("input %q has element type %s, which is not supported (paneonnx computes in float32)", name, dtypeName(et))
 		}
 		shape := []int{}
-		for _, d := range tt.GetShape().GetDim() {
-			v := d.GetDimValue()
-			if _, isParam := d.GetValue().(*onnxpb.TensorShapeProto_Dimension_DimParam); isParam || v <= 0 {
-				v = -1
-			}
-			if v > graph.MaxElements {
-				return nil, fmt.Errorf("input %q: dimension %d is too large", name, v)
+		for i, d := range tt.GetShape().GetDim() {
+			v := int64(-1) // a named or unset dim is free
+			if dv, ok := d.GetValue().(*onnxpb.TensorShapeProto_Dimension_DimValue); ok {
+				v = dv.DimValue
+				switch {
+				case v == 0:
+					return nil, fmt.Errorf("input %q: zero-sized dimension %d is not supported", name, i)
+				case v < 0 || v > graph.MaxElements:
+					return nil, fmt.Errorf("input %q: dimension %d is %d", name, i, v)
+				}
 			}
 			shape = append(shape, int(v))
 		}
-		if len(shape) > 0 {
-			shape[0] = -1 // the batch always follows the data
+		// The image input's batch follows the data. The import-time shape
+		// passes use two batch sizes to tell batch-dependent shape values
+		// apart, unless the model fixes its batch; other inputs keep their
+		// declared shapes.
+		passA, passB := concreteShape(shape), concreteShape(shape)
+		if len(b.g.Inputs) == 0 && len(shape) > 0 {
+			if shape[0] < 0 {
+				passA[0], passB[0] = batchA, batchB
+			} else {
+				b.fixedBatch = shape[0]
+			}
+			shape[0] = -1
 		}
 		b.g.Inputs = append(b.g.Inputs, name)
 		b.g.InputShapes = append(b.g.InputShapes, shape)
-		b.shapesA[name] = concreteShape(shape, batchA)
-		b.shapesB[name] = concreteShape(shape, batchB)
+		b.shapesA[name], b.shapesB[name] = passA, passB
 	}
 	if len(b.g.Inputs) == 0 {
 		return nil, errors.New("the model has no data input")
@@ -230,17 +245,14 @@ func (b *builder) build(gp *onnxpb.GraphProto) (*graph.Graph, error) {
 	return b.g, nil
 }
 
-// concreteShape substitutes the batch (and 1 for any other free dim, which
-// only matters for shape folding) into a declared shape.
-func concreteShape(decl []int, batch int) []int {
+// concreteShape substitutes 1 for the free dims of a declared shape (which
+// only matters for shape folding).
+func concreteShape(decl []int) []int {
 	s := append([]int(nil), decl...)
 	for i, d := range s {
 		if d < 0 {
 			s[i] = 1
 		}
-	}
-	if len(s) > 0 {
-		s[0] = batch
 	}
 	return s
 }

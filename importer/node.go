@@ -173,6 +173,9 @@ func (b *builder) attr(a *onnxpb.AttributeProto) (graph.Attr, error) {
 // element is the batch becomes 0 ("copy the input's dim 0"). Any other
 // batch-dependent constant is an error naming the node.
 func (b *builder) batchFreeConsts(sa, sb *graph.NodeSpec) error {
+	if sa.Type == "Reshape" && b.fixedBatch == 1 {
+		b.generalizeFixedBatch(sa, sb)
+	}
 	for i := range sa.Inputs {
 		ca, cb := sa.Inputs[i].Const, sb.Inputs[i].Const
 		if ca == cb {
@@ -195,6 +198,27 @@ func (b *builder) batchFreeConsts(sa, sb *graph.NodeSpec) error {
 		sa.Inputs[i].Const = fixed
 	}
 	return nil
+}
+
+// generalizeFixedBatch rewrites the target of a Reshape in a model exported
+// with a fixed batch of 1: a leading 1 applied to an input whose leading dim
+// is 1 becomes 0 ("copy the input's dim 0"), which is the same for batch 1
+// and keeps the batch for larger ones.
+func (b *builder) generalizeFixedBatch(s, sb *graph.NodeSpec) {
+	target := s.Input(1).Const
+	data := s.Input(0)
+	if target == nil || data.Const != nil || len(target.V) == 0 || target.V[0] != 1 {
+		return
+	}
+	if shape := b.shapesA[data.Name]; len(shape) == 0 || shape[0] != 1 {
+		return
+	}
+	if allowzero, _ := s.Int("allowzero", 0); allowzero != 0 {
+		return
+	}
+	fixed := &graph.Const{Shape: target.Shape, V: append([]float64(nil), target.V...), Int: true}
+	fixed.V[0] = 0
+	s.Inputs[1].Const, sb.Inputs[1].Const = fixed, fixed
 }
 
 // foldShape evaluates Shape of a data tensor for both batch passes.

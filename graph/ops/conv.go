@@ -33,7 +33,7 @@ func newConv(s *graph.NodeSpec) (graph.Op, error) {
 		return nil, err
 	}
 	if len(wc.Shape) != 3 && len(wc.Shape) != 4 {
-		return nil, s.Errorf("weight of shape %v: only 1-D and 2-D convolutions are supported", wc.Shape)
+		return nil, s.Errorf("weight of shape %v: %d-D convolutions are not supported (1-D and 2-D are)", wc.Shape, len(wc.Shape)-2)
 	}
 	kernel := make([]int64, len(wc.Shape)-2)
 	for i := range kernel {

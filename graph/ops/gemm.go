@@ -83,14 +83,14 @@ func newGemm(s *graph.NodeSpec) (graph.Op, error) {
 
 func newMatMul(s *graph.NodeSpec) (graph.Op, error) {
 	if err := s.RequireData(0); err != nil {
-		return nil, s.Errorf("only a constant right operand is supported: %v", err)
+		return nil, s.Errorf("only a constant right operand is supported: %w", err)
 	}
 	bc, err := s.ConstInput(1, "B", false)
 	if err != nil {
 		return nil, err
 	}
 	if len(bc.Shape) != 2 {
-		return nil, s.Errorf("constant operand of shape %v: only a matrix is supported", bc.Shape)
+		return nil, s.Errorf("constant operand of shape %v: batched matrix products are not supported (a matrix is)", bc.Shape)
 	}
 	return &Gemm{B: bc.Tensor(), Alpha: 1, matmul: true}, nil
 }

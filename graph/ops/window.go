@@ -27,7 +27,7 @@ func readWindow(s *graph.NodeSpec, kernel []int64, allowCeil bool) (window, erro
 		return w, err
 	}
 	if len(ks) < 1 || len(ks) > 2 {
-		return w, s.Errorf("kernel_shape %v: only 1-D and 2-D windows are supported", ks)
+		return w, s.Errorf("kernel_shape %v: windows of %d dims are not supported (1-D and 2-D are)", ks, len(ks))
 	}
 	w.spatial = len(ks)
 	if kernel != nil && !equalInts(ks, kernel) {
