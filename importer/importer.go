@@ -134,9 +134,9 @@ type builder struct {
 	poisoned         map[string]bool
 	// fixedBatch is the image input's declared batch size when the model
 	// fixes it (0 when it is free).
-	fixedBatch int
-	graphOutputs     map[string]bool
-	g                *graph.Graph
+	fixedBatch   int
+	graphOutputs map[string]bool
+	g            *graph.Graph
 }
 
 func (b *builder) resolve(name string) string {

@@ -163,4 +163,3 @@ func (c *Conv) Offset(x, y []*graph.Tensor) []*graph.Tensor {
 
 // Terms implements graph.Backprop.
 func (c *Conv) Terms() graph.Terms { return graph.MultiTerm }
-
