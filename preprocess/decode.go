@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"io"
 	"os"
 
@@ -124,7 +125,10 @@ func toRaster(img image.Image, channels int) raster {
 	}
 	r := raster{c: srcC, h: h, w: w}
 	n := w * h
-	at := rgba64At(img)
+	src, ok := img.(image.RGBA64Image)
+	if !ok {
+		src = rgba64Adapter{img}
+	}
 	if deep {
 		r.f32 = make([]float32, srcC*n)
 	} else {
@@ -132,10 +136,10 @@ func toRaster(img image.Image, channels int) raster {
 	}
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			cr, cg, cb, ca := at(b.Min.X+x, b.Min.Y+y)
+			p := src.RGBA64At(b.Min.X+x, b.Min.Y+y)
 			// Premultiplied colour over white: c + (1 − α).
-			bg := 0xffff - ca
-			v := [3]uint32{cr + bg, cg + bg, cb + bg}
+			bg := 0xffff - uint32(p.A)
+			v := [3]uint32{uint32(p.R) + bg, uint32(p.G) + bg, uint32(p.B) + bg}
 			i := y*w + x
 			for c := 0; c < srcC; c++ {
 				if deep {
@@ -149,15 +153,13 @@ func toRaster(img image.Image, channels int) raster {
 	return r.withChannels(channels)
 }
 
-// rgba64At returns a non-allocating premultiplied 16-bit pixel reader.
-func rgba64At(img image.Image) func(x, y int) (r, g, b, a uint32) {
-	if f, ok := img.(image.RGBA64Image); ok {
-		return func(x, y int) (uint32, uint32, uint32, uint32) {
-			c := f.RGBA64At(x, y)
-			return uint32(c.R), uint32(c.G), uint32(c.B), uint32(c.A)
-		}
-	}
-	return func(x, y int) (uint32, uint32, uint32, uint32) { return img.At(x, y).RGBA() }
+// rgba64Adapter gives an image without RGBA64At (none of the standard
+// library's) that method.
+type rgba64Adapter struct{ image.Image }
+
+func (a rgba64Adapter) RGBA64At(x, y int) color.RGBA64 {
+	r, g, b, al := a.At(x, y).RGBA()
+	return color.RGBA64{uint16(r), uint16(g), uint16(b), uint16(al)}
 }
 
 func (r raster) withChannels(c int) raster {

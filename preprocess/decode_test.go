@@ -96,6 +96,25 @@ func TestDecode8BitAlphaOverWhite(t *testing.T) {
 	}
 }
 
+// opaqueType hides every method but those of image.Image.
+type opaqueType struct{ image.Image }
+
+func TestFromImageOfAnotherType(t *testing.T) {
+	img := image.NewNRGBA(image.Rect(0, 0, 1, 1))
+	img.SetNRGBA(0, 0, color.NRGBA{200, 100, 0, 128})
+	out, err := FromImage(opaqueType{img}, rawOptions(1, 1, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As in TestDecode8BitAlphaOverWhite, but through the float path:
+	// c·α + 1 − α with α = 128·257/65535: 227.39, 177.20, 127.
+	for c, want := range []float64{227.39, 177.20, 127} {
+		if !near(out.Tensor[c], want, 0.01) {
+			t.Errorf("channel %d = %g, want %g", c, out.Tensor[c], want)
+		}
+	}
+}
+
 // TestDecodeGreyAlphaPNG reads a grey+alpha PNG written by PIL (mode LA):
 // pixel (x, y) has grey 40x + 10y and alpha 85y. Over white:
 // g·α/255 + 255 − α, rounded.
