@@ -22,6 +22,9 @@ func newBatchNorm(s *graph.NodeSpec) (graph.Op, error) {
 	if err := s.RequireData(0); err != nil {
 		return nil, err
 	}
+	if err := maxInputs(s, 5); err != nil {
+		return nil, err
+	}
 	if s.NumOutputs > 1 {
 		return nil, s.Errorf("the training outputs (running or saved statistics) are not supported")
 	}

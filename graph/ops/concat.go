@@ -203,6 +203,13 @@ func newSplit(s *graph.NodeSpec) (graph.Op, error) {
 	if err := s.RequireData(0); err != nil {
 		return nil, err
 	}
+	inputs := 1
+	if s.Opset >= 13 {
+		inputs = 2
+	}
+	if err := maxInputs(s, inputs); err != nil {
+		return nil, err
+	}
 	sp := &Split{n: s.NumOutputs, ceil: s.Opset >= 18}
 	var err error
 	if sp.axis, err = s.Int("axis", 0); err != nil {

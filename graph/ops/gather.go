@@ -24,6 +24,9 @@ func newGather(s *graph.NodeSpec) (graph.Op, error) {
 	if err := s.RequireData(0); err != nil {
 		return nil, err
 	}
+	if err := maxInputs(s, 2); err != nil {
+		return nil, err
+	}
 	axis, err := s.Int("axis", 0)
 	if err != nil {
 		return nil, err
@@ -138,6 +141,9 @@ type Expand struct {
 
 func newExpand(s *graph.NodeSpec) (graph.Op, error) {
 	if err := s.RequireData(0); err != nil {
+		return nil, err
+	}
+	if err := maxInputs(s, 2); err != nil {
 		return nil, err
 	}
 	c, err := s.ConstInput(1, "shape", false)

@@ -337,3 +337,14 @@ func withSeeds(shape []int, s int) []int {
 	out[0] *= s
 	return out
 }
+
+// maxInputs checks that no input past the first n is present (inputs that
+// only later opsets define, or none at all).
+func maxInputs(s *graph.NodeSpec, n int) error {
+	for i := n; i < len(s.Inputs); i++ {
+		if !s.Inputs[i].Absent() {
+			return s.Errorf("input %d is not defined in opset %d (at most %d inputs)", i, s.Opset, n)
+		}
+	}
+	return nil
+}

@@ -43,6 +43,16 @@ func newPad(s *graph.NodeSpec) (graph.Op, error) {
 	default:
 		return nil, s.Errorf("mode %q is not one of constant, reflect, edge, wrap", p.mode)
 	}
+	inputs := 1
+	switch {
+	case s.Opset >= 18:
+		inputs = 4
+	case s.Opset >= 11:
+		inputs = 3
+	}
+	if err := maxInputs(s, inputs); err != nil {
+		return nil, err
+	}
 	if s.Opset < 11 {
 		if p.pads, err = s.Ints("pads", nil); err != nil {
 			return nil, err

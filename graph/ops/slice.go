@@ -22,6 +22,9 @@ func newSlice(s *graph.NodeSpec) (graph.Op, error) {
 	}
 	sl := &Slice{}
 	if s.Opset < 10 {
+		if err := maxInputs(s, 1); err != nil {
+			return nil, err
+		}
 		var err error
 		if sl.starts, err = s.Ints("starts", nil); err != nil {
 			return nil, err
@@ -33,6 +36,9 @@ func newSlice(s *graph.NodeSpec) (graph.Op, error) {
 			return nil, err
 		}
 	} else {
+		if err := maxInputs(s, 5); err != nil {
+			return nil, err
+		}
 		for i, dst := range []*[]int64{&sl.starts, &sl.ends, &sl.axes, &sl.steps} {
 			c, err := s.ConstInput(1+i, []string{"starts", "ends", "axes", "steps"}[i], i >= 2)
 			if err != nil {

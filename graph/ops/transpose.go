@@ -18,6 +18,9 @@ func newTranspose(s *graph.NodeSpec) (graph.Op, error) {
 	if err := s.RequireData(0); err != nil {
 		return nil, err
 	}
+	if err := maxInputs(s, 1); err != nil {
+		return nil, err
+	}
 	perm, err := s.Ints("perm", nil)
 	if err != nil {
 		return nil, err

@@ -28,10 +28,18 @@ type unaryFunc interface {
 }
 
 // registerUnary registers an element-wise operator whose constructor mk
-// reads the attributes and constant operands (if any); input 0 is the data.
+// reads the attributes and constant operands (Clip's bounds); input 0 is
+// the data.
 func registerUnary(typ string, mk func(s *graph.NodeSpec) (unaryFunc, error)) {
 	graph.Register(typ, func(s *graph.NodeSpec) (graph.Op, error) {
 		if err := s.RequireData(0); err != nil {
+			return nil, err
+		}
+		inputs := 1
+		if typ == "Clip" && s.Opset >= 11 {
+			inputs = 3
+		}
+		if err := maxInputs(s, inputs); err != nil {
 			return nil, err
 		}
 		f, err := mk(s)

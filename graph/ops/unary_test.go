@@ -131,6 +131,8 @@ func TestUnaryErrors(t *testing.T) {
 	wantErr(t, spec("Clip", 13, nil, "x", cst([]int{2}, 0, 1)), "must be a scalar")
 	wantErr(t, spec("Gelu", 20, map[string]graph.Attr{"approximate": aStr("erf")}, "x"), "approximate")
 	wantErr(t, spec("Relu", 13, nil, cst(nil, 1)), "expects 1 data input")
+	wantErr(t, spec("Relu", 13, nil, "x", cst(nil, 1)), "not defined in opset 13")
+	wantErr(t, spec("Clip", 9, nil, "x", cst(nil, 1)), "not defined in opset 9")
 }
 
 // TestSecantAtZero checks A at x = 0, which y = A·x + c cannot see: it is

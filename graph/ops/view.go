@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	graph.Register("Identity", func(s *graph.NodeSpec) (graph.Op, error) { return newView(s, sameShape) })
+	graph.Register("Identity", func(s *graph.NodeSpec) (graph.Op, error) { return newView(s, 1, sameShape) })
 	graph.Register("Dropout", newDropout)
 	graph.Register("Cast", newCast)
 	graph.Register("Flatten", newFlatten)
@@ -27,9 +27,13 @@ type View struct {
 
 func sameShape(in []int) ([]int, error) { return append([]int(nil), in...), nil }
 
-// newView checks that input 0 is the only data input.
-func newView(s *graph.NodeSpec, shape func([]int) ([]int, error)) (*View, error) {
+// newView checks that input 0 is the only data input and that there are at
+// most inputs inputs.
+func newView(s *graph.NodeSpec, inputs int, shape func([]int) ([]int, error)) (*View, error) {
 	if err := s.RequireData(0); err != nil {
+		return nil, err
+	}
+	if err := maxInputs(s, inputs); err != nil {
 		return nil, err
 	}
 	return &View{typ: s.Type, shape: shape}, nil
@@ -105,7 +109,11 @@ func newDropout(s *graph.NodeSpec) (graph.Op, error) {
 	} else if tm != nil && (len(tm.V) != 1 || tm.V[0] != 0) {
 		return nil, s.Errorf("training_mode is true; only inference is supported")
 	}
-	return newView(s, sameShape)
+	inputs := 1
+	if s.Opset >= 12 {
+		inputs = 3
+	}
+	return newView(s, inputs, sameShape)
 }
 
 // ONNX element types a float32 tensor can be cast to without change.
@@ -125,7 +133,7 @@ func newCast(s *graph.NodeSpec) (graph.Op, error) {
 		return nil, s.Errorf("cast of a float tensor to ONNX type %d is not supported (only float and double)", to)
 	}
 	s.Ignore("saturate")
-	return newView(s, sameShape)
+	return newView(s, 1, sameShape)
 }
 
 // newFlatten reads axis (default 1; negative from opset 11): the output is
@@ -135,7 +143,7 @@ func newFlatten(s *graph.NodeSpec) (graph.Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newView(s, func(in []int) ([]int, error) {
+	return newView(s, 1, func(in []int) ([]int, error) {
 		a := axis
 		if a < 0 {
 			a += int64(len(in))
@@ -175,7 +183,7 @@ func newReshape(s *graph.NodeSpec) (graph.Op, error) {
 			return nil, s.Errorf("shape %v has both 0 and -1 with allowzero", target)
 		}
 	}
-	return newView(s, func(in []int) ([]int, error) {
+	return newView(s, 2, func(in []int) ([]int, error) {
 		out := make([]int, len(target))
 		known := 1
 		for i, d := range target {
@@ -233,6 +241,14 @@ func axesOf(s *graph.NodeSpec) ([]int64, error) {
 	return constInts(c), nil
 }
 
+// axesInputs is the number of inputs of Squeeze and Unsqueeze.
+func axesInputs(s *graph.NodeSpec) int {
+	if s.Opset < 13 {
+		return 1
+	}
+	return 2
+}
+
 // newSqueeze removes the given unit dims, or every unit dim when axes is
 // absent or empty.
 func newSqueeze(s *graph.NodeSpec) (graph.Op, error) {
@@ -240,7 +256,7 @@ func newSqueeze(s *graph.NodeSpec) (graph.Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newView(s, func(in []int) ([]int, error) {
+	return newView(s, axesInputs(s), func(in []int) ([]int, error) {
 		drop := make([]bool, len(in))
 		if len(axes) == 0 {
 			for d, n := range in {
@@ -277,7 +293,7 @@ func newUnsqueeze(s *graph.NodeSpec) (graph.Op, error) {
 	if len(axes) == 0 {
 		return nil, s.Errorf("axes are missing")
 	}
-	return newView(s, func(in []int) ([]int, error) {
+	return newView(s, axesInputs(s), func(in []int) ([]int, error) {
 		ax, err := normAxes(axes, len(in)+len(axes))
 		if err != nil {
 			return nil, err

@@ -79,6 +79,8 @@ func TestViewShapes(t *testing.T) {
 	s.NumOutputs = 2
 	wantErr(t, s, "mask")
 	wantErr(t, spec("Unsqueeze", 13, nil, "x"), "axes are missing")
+	wantErr(t, spec("Squeeze", 11, nil, "x", icst(0)), "not defined in opset 11")
+	wantErr(t, spec("Dropout", 11, nil, "x", cst(nil, 0.5)), "not defined in opset 11")
 }
 
 // TestViewBatchMoved: backward refuses a view that moves the batch.
