@@ -31,6 +31,7 @@ func main() {
 		Commands: []*cli.Command{
 			layersCommand(),
 			runCommand(),
+			explainCommand(),
 		},
 	}
 	if err := app.Run(context.Background(), os.Args); err != nil {
