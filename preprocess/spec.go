@@ -141,11 +141,7 @@ type partial struct {
 func (s *Spec) expand() (partial, error) {
 	var p partial
 	fail := func(format string, args ...any) (partial, error) {
-		msg := fmt.Sprintf(format, args...)
-		if s.Origin != "" {
-			msg = s.Origin + ": " + msg
-		}
-		return partial{}, errors.New(msg)
+		return partial{}, fmt.Errorf("%s: %s", origin(s.Origin), fmt.Sprintf(format, args...))
 	}
 	if s.Preset != "" {
 		pr, err := lookupPreset(s.Preset)
