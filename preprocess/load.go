@@ -21,7 +21,8 @@ type Image struct {
 }
 
 // Load decodes an image file and preprocesses it with opt. Errors name the
-// file. See FromImage for the conversion and doc.go for the formats.
+// file. See FromImage for the conversion and the package documentation for
+// the formats.
 func Load(path string, opt Options) (*Image, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
@@ -49,6 +50,7 @@ func FromImage(img image.Image, opt Options) (*Image, error) {
 
 func fromImage(img image.Image, opt Options) *Image {
 	r := toRaster(img, opt.Channels)
+	srcH, srcW := r.h, r.w
 	oh, ow := opt.Size[0], opt.Size[1]
 	rh, rw, top, left := opt.geometry(r.h, r.w)
 	r = r.resample(rh, rw, top, left, oh, ow)
@@ -65,7 +67,7 @@ func fromImage(img image.Image, opt Options) *Image {
 	}
 	// Cannot fail: the channel count and sizes come from validated opt.
 	tensor, _ := opt.Normalize(pixels, r.c, oh, ow)
-	return &Image{Tensor: tensor, Pixels: pixels, C: r.c, H: oh, W: ow, SourceW: r.w, SourceH: r.h}
+	return &Image{Tensor: tensor, Pixels: pixels, C: r.c, H: oh, W: ow, SourceW: srcW, SourceH: srcH}
 }
 
 // geometry returns the size of the resized image and the top-left corner of

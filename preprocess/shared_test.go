@@ -136,6 +136,9 @@ func compareReference(t *testing.T, image, model string, set int, preset string,
 	if len(img.Tensor) != len(want) {
 		t.Fatalf("%d values, reference has %d", len(img.Tensor), len(want))
 	}
+	if image == "coral_cat.png" && (img.SourceW != 512 || img.SourceH != 341) {
+		t.Errorf("source size %dx%d, want 512x341 (images/index.tsv)", img.SourceW, img.SourceH)
+	}
 	// Back to reference pixel bytes: p = (x·std + mean)/scale.
 	refPix, err := opt.Denormalize(want, img.C, img.H, img.W)
 	if err != nil {
