@@ -108,3 +108,52 @@ func BenchmarkConv2DBackwardData(b *testing.B) {
 		})
 	}
 }
+
+// resnet18Convs lists every convolution of ResNet-18 at 224×224, batch 1.
+func resnet18Convs() []ConvParams {
+	ps := []ConvParams{convP(3, 224, 64, 7, 2, 3, 1)}
+	for range 4 {
+		ps = append(ps, convP(64, 56, 64, 3, 1, 1, 1))
+	}
+	for _, s := range []struct{ c, hw int }{{64, 56}, {128, 28}, {256, 14}} {
+		ps = append(ps, convP(s.c, s.hw, 2*s.c, 3, 2, 1, 1), convP(s.c, s.hw, 2*s.c, 1, 2, 0, 1))
+		for range 3 {
+			ps = append(ps, convP(2*s.c, s.hw/2, 2*s.c, 3, 1, 1, 1))
+		}
+	}
+	return ps
+}
+
+// BenchmarkResNet18Convs runs all ResNet-18 convolutions once per
+// iteration: the bulk of a forward pass (and, for backward, of the data
+// gradient).
+func BenchmarkResNet18Convs(b *testing.B) {
+	r := rand.New(rand.NewPCG(4, 4))
+	type layer struct {
+		p          ConvParams
+		x, w, bias []float32
+		y          []float32
+	}
+	var layers []layer
+	flops := 0
+	for _, p := range resnet18Convs() {
+		layers = append(layers, layer{p, randSlice(r, p.C*p.H*p.W), randSlice(r, p.M*p.C*p.KH*p.KW), randSlice(r, p.M), make([]float32, p.M*p.OH*p.OW)})
+		flops += convFlops(p)
+	}
+	b.Run("forward", func(b *testing.B) {
+		for b.Loop() {
+			for _, l := range layers {
+				Conv2D(l.p, l.x, l.w, l.bias, l.y)
+			}
+		}
+		reportGFLOPS(b, flops)
+	})
+	b.Run("backward_data", func(b *testing.B) {
+		for b.Loop() {
+			for _, l := range layers {
+				Conv2DBackwardData(l.p, l.y, l.w, l.x)
+			}
+		}
+		reportGFLOPS(b, flops)
+	})
+}

@@ -51,30 +51,63 @@ func Conv2D(p ConvParams, x, w, bias, y []float32) {
 	cg, mg := p.C/p.Group, p.M/p.Group
 	inPlane, outPlane := p.H*p.W, p.OH*p.OW
 	wPer := mg * l.k
-	run := func(n, g, workers int) {
+	forEachGroup(p.N, p.Group, 2*mg*l.k*outPlane, func(n, g, workers int, s *scratch) {
 		var bg []float32
 		if bias != nil {
 			bg = bias[g*mg : (g+1)*mg]
 		}
 		xg := x[(n*p.C+g*cg)*inPlane : (n*p.C+(g+1)*cg)*inPlane]
 		yg := y[(n*p.M+g*mg)*outPlane : (n*p.M+(g+1)*mg)*outPlane]
-		l.run(xg, w[g*wPer:(g+1)*wPer], bg, yg, workers)
-	}
-	forEachGroup(p.N, p.Group, 2*mg*l.k*outPlane, run)
+		l.run(xg, w[g*wPer:(g+1)*wPer], bg, yg, workers, s)
+	})
 }
 
-// forEachGroup calls run(n, g, workers) for every image and group, either
-// one after another with all workers each, or, when the groups are many and
-// small, spread over the workers with one each.
-func forEachGroup(n, groups, flopsPerGroup int, run func(n, g, workers int)) {
+// forEachGroup calls run(n, g, workers, scratch) for every image and group,
+// either one after another with all workers each, or, when the groups are
+// many and small, spread over the workers with one each. Each goroutine
+// passes its own scratch to its calls.
+func forEachGroup(n, groups, flopsPerGroup int, run func(n, g, workers int, s *scratch)) {
 	jobs := n * groups
 	all := threads(flopsPerGroup * jobs)
 	if all > 1 && jobs >= 2*all && flopsPerGroup < 8<<20 {
-		parallelFor(all, jobs, func(t int) { run(t/groups, t%groups, 1) })
+		chunk := ceilDiv(jobs, 4*all)
+		parallelFor(all, ceilDiv(jobs, chunk), func(t int) {
+			var s scratch
+			defer s.release()
+			for j := t * chunk; j < min(jobs, (t+1)*chunk); j++ {
+				run(j/groups, j%groups, 1, &s)
+			}
+		})
 		return
 	}
+	var s scratch
+	defer s.release()
 	for t := range jobs {
-		run(t/groups, t%groups, threads(flopsPerGroup))
+		run(t/groups, t%groups, threads(flopsPerGroup), &s)
+	}
+}
+
+// scratch holds a goroutine's reusable work buffers.
+type scratch struct{ bufs [2]*[]float32 }
+
+// get returns buffer i (0 or 1) with length n and unspecified contents.
+func (s *scratch) get(i, n int) []float32 {
+	if b := s.bufs[i]; b != nil && cap(*b) >= n {
+		return (*b)[:n]
+	}
+	if s.bufs[i] != nil {
+		putFloats(s.bufs[i])
+	}
+	s.bufs[i] = getFloats(n)
+	return *s.bufs[i]
+}
+
+// release returns the buffers to the pool.
+func (s *scratch) release() {
+	for _, b := range s.bufs {
+		if b != nil {
+			putFloats(b)
+		}
 	}
 }
 
@@ -146,15 +179,13 @@ func newForwardLayout(p ConvParams) *forwardLayout {
 func (l *forwardLayout) release() { putInts(l.offsetsPool) }
 
 // run computes one group of one image: yg = conv(xg, wg) + bias.
-func (l *forwardLayout) run(xg, wg, bias, yg []float32, workers int) {
+func (l *forwardLayout) run(xg, wg, bias, yg []float32, workers int, s *scratch) {
 	p := &l.p
 	mg := p.M / p.Group
 	cg := p.C / p.Group
 	src := xg
 	if !l.inPlace {
-		bufP := getFloats(l.bufLen)
-		defer putFloats(bufP)
-		src = *bufP
+		src = s.get(0, l.bufLen)
 		l.fill(src, xg, cg, workers)
 	}
 	outPlane := p.OH * p.OW
@@ -162,9 +193,7 @@ func (l *forwardLayout) run(xg, wg, bias, yg []float32, workers int) {
 		l.gemm(mg, wg, src, yg, outPlane, bias, workers)
 		return
 	}
-	outP := getFloats(mg * l.ncols)
-	defer putFloats(outP)
-	out := *outP
+	out := s.get(1, mg*l.ncols)
 	l.gemm(mg, wg, src, out, l.ncols, bias, workers)
 	parallelRange(workers, mg, mg*outPlane, func(m0, m1 int) {
 		for m := m0; m < m1; m++ {
@@ -183,7 +212,7 @@ func (l *forwardLayout) gemm(m int, a, src, c []float32, ldc int, bias []float32
 		gemmRow(l.k, a, src, l.offs, c, l.ncols, false, b)
 		return
 	}
-	gemmOffsets(m, l.ncols, l.k, a, l.k, src, l.offs, c, ldc, false, bias, workers)
+	gemmOffsets(m, l.ncols, l.k, a, l.k, false, src, l.offs, c, ldc, false, bias, workers)
 }
 
 // fill copies the group's input channels into the phase planes of buf.

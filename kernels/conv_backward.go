@@ -17,18 +17,83 @@ func Conv2DBackwardData(p ConvParams, dy, w, dx []float32) {
 	if p.N == 0 || p.C == 0 || p.M == 0 || p.OH <= 0 || p.OW <= 0 {
 		return
 	}
-	l := newBackwardLayout(p)
-	defer l.release()
 	cg, mg := p.C/p.Group, p.M/p.Group
 	inPlane, outPlane := p.H*p.W, p.OH*p.OW
 	wPer := mg * cg * p.KH * p.KW
-	run := func(n, g, workers int) {
-		dyg := dy[(n*p.M+g*mg)*outPlane : (n*p.M+(g+1)*mg)*outPlane]
-		dxg := dx[(n*p.C+g*cg)*inPlane : (n*p.C+(g+1)*cg)*inPlane]
-		l.run(g, dyg, l.weights[g*wPer:(g+1)*wPer], dxg, workers)
+	group := func(n, g int) (dyg, wg, dxg []float32) {
+		return dy[(n*p.M+g*mg)*outPlane : (n*p.M+(g+1)*mg)*outPlane], w[g*wPer : (g+1)*wPer],
+			dx[(n*p.C+g*cg)*inPlane : (n*p.C+(g+1)*cg)*inPlane]
 	}
+	if p.N*outPlane < 2*mg && cg > 1 {
+		// Few output positions per weight: a GEMM with the weights read in
+		// place plus col2im beats gathering the weights per phase.
+		forEachGroup(p.N, p.Group, 2*wPer*outPlane, func(n, g, workers int, s *scratch) {
+			dyg, wg, dxg := group(n, g)
+			backwardCol2im(&p, dyg, wg, dxg, workers, s)
+		})
+		return
+	}
+	l := newBackwardLayout(p)
+	defer l.release()
 	l.prepareWeights(w)
-	forEachGroup(p.N, p.Group, 2*wPer*outPlane, run)
+	forEachGroup(p.N, p.Group, 2*wPer*outPlane, func(n, g, workers int, s *scratch) {
+		dyg, _, dxg := group(n, g)
+		l.run(dyg, l.weights[g*wPer:(g+1)*wPer], dxg, workers, s)
+	})
+}
+
+// backwardCol2im adds the data gradient of one group of one image to dxg as
+// col = wgᵀ·dyg (rows (c, kh, kw), one column per output position) followed
+// by scattering col back onto the input positions.
+func backwardCol2im(p *ConvParams, dyg, wg, dxg []float32, workers int, s *scratch) {
+	cg, mg, taps := p.C/p.Group, p.M/p.Group, p.KH*p.KW
+	rows, cols := cg*taps, p.OH*p.OW
+	offsP := getInts(mg)
+	offs := *offsP
+	for m := range offs {
+		offs[m] = m * cols
+	}
+	col := s.get(0, rows*cols)
+	gemmOffsets(rows, cols, mg, wg, rows, true, dyg, offs, col, cols, false, nil, workers)
+	putInts(offsP)
+	inPlane := p.H * p.W
+	parallelRange(workers, cg, rows*cols, func(c0, c1 int) {
+		for c := c0; c < c1; c++ {
+			dst := dxg[c*inPlane : (c+1)*inPlane]
+			for kh := range p.KH {
+				for kw := range p.KW {
+					src := col[((c*p.KH+kh)*p.KW+kw)*cols:][:cols]
+					col2imTap(p, dst, src, kh*p.DilH-p.PadT, kw*p.DilW-p.PadL)
+				}
+			}
+		}
+	})
+}
+
+// col2imTap adds src[oh][ow] (OH×OW) to dst[oh·StrideH + dh][ow·StrideW + dw]
+// wherever that lies inside the H×W plane dst.
+func col2imTap(p *ConvParams, dst, src []float32, dh, dw int) {
+	sh, sw := p.StrideH, p.StrideW
+	owLo := max(0, floorDiv(-dw+sw-1, sw))
+	owHi := min(p.OW, floorDiv(p.W-1-dw, sw)+1)
+	if owLo >= owHi {
+		return
+	}
+	for oh := range p.OH {
+		ih := oh*sh + dh
+		if ih < 0 || ih >= p.H {
+			continue
+		}
+		s := src[oh*p.OW+owLo : oh*p.OW+owHi]
+		d := dst[ih*p.W+owLo*sw+dw:]
+		if sw == 1 {
+			addTo(d[:len(s)], s)
+			continue
+		}
+		for j, v := range s {
+			d[j*sw] += v
+		}
+	}
 }
 
 // backwardPhase is the implicit GEMM of one output stride phase.
@@ -177,14 +242,12 @@ func (l *backwardLayout) prepareWeights(w []float32) {
 }
 
 // run adds the data gradient of one group of one image to dxg.
-func (l *backwardLayout) run(g int, dyg, wg, dxg []float32, workers int) {
+func (l *backwardLayout) run(dyg, wg, dxg []float32, workers int, s *scratch) {
 	p := &l.p
 	cg, mg := p.C/p.Group, p.M/p.Group
 	src := dyg
 	if !l.inPlace && len(l.phases) > 0 {
-		bufP := getFloats(mg * l.chanStride)
-		defer putFloats(bufP)
-		src = *bufP
+		src = s.get(0, mg*l.chanStride)
 		outPlane := p.OH * p.OW
 		parallelRange(workers, mg, mg*l.chanStride, func(m0, m1 int) {
 			for m := m0; m < m1; m++ {
@@ -202,8 +265,7 @@ func (l *backwardLayout) run(g int, dyg, wg, dxg []float32, workers int) {
 			l.gemm(cg, k, ph, a, src, dxg, inPlane, true, workers)
 			continue
 		}
-		outP := getFloats(cg * ph.ncols)
-		out := *outP
+		out := s.get(1, cg*ph.ncols)
 		l.gemm(cg, k, ph, a, src, out, ph.ncols, false, workers)
 		parallelRange(workers, cg, cg*ph.ncols, func(c0, c1 int) {
 			for c := c0; c < c1; c++ {
@@ -211,7 +273,6 @@ func (l *backwardLayout) run(g int, dyg, wg, dxg []float32, workers int) {
 				scatterPlane(dst, ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out[c*ph.ncols:], l.wq, true)
 			}
 		})
-		putFloats(outP)
 	}
 }
 
@@ -221,5 +282,5 @@ func (l *backwardLayout) gemm(m, k int, ph *backwardPhase, a, src, c []float32, 
 		gemmRow(k, a, src, ph.offs, c, ph.ncols, accumulate, 0)
 		return
 	}
-	gemmOffsets(m, ph.ncols, k, a, k, src, ph.offs, c, ldc, accumulate, nil, workers)
+	gemmOffsets(m, ph.ncols, k, a, k, false, src, ph.offs, c, ldc, accumulate, nil, workers)
 }

@@ -7,10 +7,11 @@ import "unsafe"
 // tileFunc computes one register tile of C = A·B. For i below the tile's
 // fixed row count and j < cols:
 //
-//	c[i*ldc+j] = (accumulate != 0 ? c[i*ldc+j] : 0) + bias[i] + Σ_{p<k} a[i*lda+p]·b[offs[p]+j]
+//	c[i*ldc+j] = (accumulate != 0 ? c[i*ldc+j] : 0) + bias[i] + Σ_{p<k} A(i,p)·b[offs[p]+j]
 //
-// where a nil bias counts as zeros. k ≥ 1. Pointers address the first
-// element of each operand.
+// where A(i,p) is a[i*lda+p] (a[p*lda+i] for the column-major variants) and
+// a nil bias counts as zeros. k ≥ 1. Pointers address the first element of
+// each operand.
 type tileFunc func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileKernels is a family of tile functions for one instruction set.
@@ -19,6 +20,7 @@ type tileKernels struct {
 	rows, cols int        // full tile size
 	anyCols    bool       // tiles accept any cols in [1, cols]; otherwise exactly cols
 	tiles      []tileFunc // tiles[r-1] computes r rows, r in [1, rows]
+	tilesT     []tileFunc // as tiles, for column-major A
 	// row computes c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for the
 	// first n - n%rowTail columns (all of them when rowTail is 1); a nil
 	// bias counts as zero.
@@ -35,12 +37,13 @@ const (
 
 // gemmOffsets computes, for i < m and j < n,
 //
-//	C[i*ldc+j] = (accumulate ? C[i*ldc+j] : 0) + bias[i] + Σ_{p<k} A[i*lda+p]·B[offs[p]+j]
+//	C[i*ldc+j] = (accumulate ? C[i*ldc+j] : 0) + bias[i] + Σ_{p<k} A(i,p)·B[offs[p]+j]
 //
-// on up to workers goroutines; a nil bias counts as zeros. Row p of B is
-// the n floats at B[offs[p]:]; the caller guarantees they are in bounds.
-// Nothing is read from C when accumulate is false. m, n, k ≥ 1.
-func gemmOffsets(m, n, k int, a []float32, lda int, b []float32, offs []int, c []float32, ldc int, accumulate bool, bias []float32, workers int) {
+// on up to workers goroutines, where A(i,p) is A[i*lda+p], or A[p*lda+i]
+// when transA; a nil bias counts as zeros. Row p of B is the n floats at
+// B[offs[p]:]; the caller guarantees they are in bounds. Nothing is read
+// from C when accumulate is false. m, n, k ≥ 1.
+func gemmOffsets(m, n, k int, a []float32, lda int, transA bool, b []float32, offs []int, c []float32, ldc int, accumulate bool, bias []float32, workers int) {
 	kern := activeKernels
 	rowTiles := (m + kern.rows - 1) / kern.rows
 	colTiles := (n + kern.cols - 1) / kern.cols
@@ -70,12 +73,30 @@ func gemmOffsets(m, n, k int, a []float32, lda int, b []float32, offs []int, c [
 		if bias != nil {
 			bi = bias[i0:]
 		}
-		gemmBlock(&kern, i1-i0, j1-j0, k, a[i0*lda:], lda, b[j0:], offs, c[i0*ldc+j0:], ldc, accumulate, bi)
+		var ai []float32
+		if transA {
+			ai = a[i0:]
+		} else {
+			ai = a[i0*lda:]
+		}
+		gemmBlock(&kern, i1-i0, j1-j0, k, ai, lda, transA, b[j0:], offs, c[i0*ldc+j0:], ldc, accumulate, bi)
 	})
 }
 
 // gemmBlock is the single-threaded part of gemmOffsets.
-func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, b []float32, offs []int, c []float32, ldc int, accumulate bool, bias []float32) {
+//
+// Column-major A is first packed, one depth block at a time, into panels of
+// kern.rows rows (panel t holds A(t·rows + r, p) at [p·rows + r]) so that A
+// is read sequentially rather than one strided line per step.
+func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, transA bool, b []float32, offs []int, c []float32, ldc int, accumulate bool, bias []float32) {
+	tiles := kern.tiles
+	var panel []float32
+	if transA {
+		tiles = kern.tilesT
+		panelP := getFloats(ceilDiv(m, kern.rows) * kern.rows * min(k, blockK))
+		defer putFloats(panelP)
+		panel = *panelP
+	}
 	fullCols := n
 	if !kern.anyCols {
 		fullCols -= n % kern.cols
@@ -90,20 +111,49 @@ func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, b []float32
 		if p0 == 0 {
 			bi = bias
 		}
+		// The tile of rows i.. starts at ab[(i/kern.rows)*tileStep], with
+		// leading dimension ld.
+		ab, ld, tileStep := a[p0:], lda, kern.rows*lda
+		if transA {
+			packPanels(panel, kern.rows, m, kc, a[p0*lda:], lda)
+			ab, ld, tileStep = panel, kern.rows, kc*kern.rows
+		}
 		for i := 0; i < m; i += kern.rows {
 			rows := min(kern.rows, m-i)
-			tile := kern.tiles[rows-1]
-			ap := &a[i*lda+p0]
+			tile := tiles[rows-1]
+			ap := &ab[(i/kern.rows)*tileStep]
 			var bp *float32
 			if bi != nil {
 				bp = &bi[i]
 			}
 			for j := 0; j < fullCols; j += kern.cols {
-				tile(kc, ap, lda, &b[j], &offs[p0], &c[i*ldc+j], ldc, min(kern.cols, fullCols-j), acc, bp)
+				tile(kc, ap, ld, &b[j], &offs[p0], &c[i*ldc+j], ldc, min(kern.cols, fullCols-j), acc, bp)
 			}
 		}
 		if fullCols < n {
-			edgeColumns(kern, m, n-fullCols, kc, a[p0:], lda, b[fullCols:], offs[p0:], c[fullCols:], ldc, acc, bi)
+			edgeColumns(tiles, kern, m, n-fullCols, kc, ab, ld, tileStep, b[fullCols:], offs[p0:], c[fullCols:], ldc, acc, bi)
+		}
+	}
+}
+
+// packPanels copies the k×m column-major block a (A(i,p) = a[p*lda+i]) into
+// panels of `rows` rows: panel t holds A(t·rows + r, p) at
+// dst[t·k·rows + p·rows + r]. Rows past m in the last panel are left as is.
+func packPanels(dst []float32, rows, m, k int, a []float32, lda int) {
+	full := m / rows
+	for p := range k {
+		src := a[p*lda : p*lda+m]
+		if rows == 12 {
+			for t := range full {
+				*(*[12]float32)(dst[t*k*12+p*12:]) = *(*[12]float32)(src[t*12:])
+			}
+		} else {
+			for t := range full {
+				copy(dst[t*k*rows+p*rows:][:rows], src[t*rows:])
+			}
+		}
+		if r := m - full*rows; r > 0 {
+			copy(dst[full*k*rows+p*rows:][:r], src[full*rows:])
 		}
 	}
 }
@@ -111,7 +161,8 @@ func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, b []float32
 // edgeColumns handles the last cols < kern.cols columns for kernels that
 // only do full-width tiles: B's columns are copied into a zero-padded panel
 // and each tile is computed into a scratch tile first.
-func edgeColumns(kern *tileKernels, m, cols, k int, a []float32, lda int, b []float32, offs []int, c []float32, ldc int, acc int, bias []float32) {
+// The A tile of rows i.. starts at a[(i/kern.rows)*tileStep].
+func edgeColumns(tiles []tileFunc, kern *tileKernels, m, cols, k int, a []float32, lda, tileStep int, b []float32, offs []int, c []float32, ldc int, acc int, bias []float32) {
 	w := kern.cols
 	panelP := getFloats(k*w + kern.rows*w)
 	panel, tmp := (*panelP)[:k*w], (*panelP)[k*w:]
@@ -130,7 +181,7 @@ func edgeColumns(kern *tileKernels, m, cols, k int, a []float32, lda int, b []fl
 		if bias != nil {
 			bp = &bias[i]
 		}
-		kern.tiles[rows-1](k, &a[i*lda], lda, &panel[0], &po[0], &tmp[0], w, w, 0, bp)
+		tiles[rows-1](k, &a[(i/kern.rows)*tileStep], lda, &panel[0], &po[0], &tmp[0], w, w, 0, bp)
 		for r := range rows {
 			dst := c[(i+r)*ldc : (i+r)*ldc+cols]
 			src := tmp[r*w : r*w+cols]
@@ -189,8 +240,13 @@ func rowGo(k int, a, b []float32, offs []int, c []float32, accumulate bool, bias
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // tileGo is the portable tile kernel: up to goRows rows, any cols ≤ goCols.
-func tileGo(rows, k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32) {
-	as := unsafe.Slice(a, (rows-1)*lda+k)
+// A(i,p) is a[i*lda+p], or a[p*lda+i] when trans.
+func tileGo(trans bool, rows, k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32) {
+	rowStep, colStep := lda, 1
+	if trans {
+		rowStep, colStep = 1, lda
+	}
+	as := unsafe.Slice(a, (rows-1)*rowStep+(k-1)*colStep+1)
 	os := unsafe.Slice(offs, k)
 	maxOff := 0
 	for _, o := range os {
@@ -209,7 +265,7 @@ func tileGo(rows, k int, a *float32, lda int, b *float32, offs *int, c *float32,
 	for p, o := range os {
 		brow := bs[o : o+cols]
 		for r := range rows {
-			av := as[r*lda+p]
+			av := as[r*rowStep+p*colStep]
 			ar := acc[r][:cols]
 			for j, bv := range brow {
 				ar[j] += av * bv
@@ -251,16 +307,30 @@ var goKernels = tileKernels{
 	rowTail: 1,
 	tiles: []tileFunc{
 		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(1, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+			tileGo(false, 1, k, a, lda, b, offs, c, ldc, cols, acc, bias)
 		},
 		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(2, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+			tileGo(false, 2, k, a, lda, b, offs, c, ldc, cols, acc, bias)
 		},
 		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(3, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+			tileGo(false, 3, k, a, lda, b, offs, c, ldc, cols, acc, bias)
 		},
 		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(4, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+			tileGo(false, 4, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+		},
+	},
+	tilesT: []tileFunc{
+		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(true, 1, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+		},
+		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(true, 2, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+		},
+		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(true, 3, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+		},
+		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(true, 4, k, a, lda, b, offs, c, ldc, cols, acc, bias)
 		},
 	},
 }

@@ -10,13 +10,18 @@ var avx512Kernels = tileKernels{
 		tileAVX512x1, tileAVX512x2, tileAVX512x3, tileAVX512x4, tileAVX512x5, tileAVX512x6,
 		tileAVX512x7, tileAVX512x8, tileAVX512x9, tileAVX512x10, tileAVX512x11, tileAVX512x12,
 	},
+	tilesT: []tileFunc{
+		tileAVX512Tx1, tileAVX512Tx2, tileAVX512Tx3, tileAVX512Tx4, tileAVX512Tx5, tileAVX512Tx6,
+		tileAVX512Tx7, tileAVX512Tx8, tileAVX512Tx9, tileAVX512Tx10, tileAVX512Tx11, tileAVX512Tx12,
+	},
 	row: rowAVX512, rowTail: 1,
 }
 
 var avx2Kernels = tileKernels{
 	name: "avx2", rows: 6, cols: 16, anyCols: false,
-	tiles: []tileFunc{tileAVX2x1, tileAVX2x2, tileAVX2x3, tileAVX2x4, tileAVX2x5, tileAVX2x6},
-	row:   rowAVX2, rowTail: 8,
+	tiles:  []tileFunc{tileAVX2x1, tileAVX2x2, tileAVX2x3, tileAVX2x4, tileAVX2x5, tileAVX2x6},
+	tilesT: []tileFunc{tileAVX2Tx1, tileAVX2Tx2, tileAVX2Tx3, tileAVX2Tx4, tileAVX2Tx5, tileAVX2Tx6},
+	row:    rowAVX2, rowTail: 8,
 }
 
 // activeKernels is the tile family used by all GEMM-based kernels.

@@ -24,19 +24,19 @@ TEXT ·tileAVX512x1(SB), NOSPLIT, $0-80
 	KSHIFTRD     $0x10, K1, K2
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx512x1_zero
+	JE           tileAVX512x1_zero
 	VBROADCASTSS (AX), Z0
 	VMOVAPS      Z0, Z1
-	JMP          avx512x1_init
+	JMP          tileAVX512x1_init
 
-avx512x1_zero:
+tileAVX512x1_zero:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 
-avx512x1_init:
-k0_block:
+tileAVX512x1_init:
+tileAVX512x1_block:
 	CMPQ         CX, $0x04
-	JL           k0_tail
+	JL           tileAVX512x1_tail
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -64,11 +64,11 @@ k0_block:
 	ADDQ         $0x20, BX
 	ADDQ         $0x10, SI
 	SUBQ         $0x04, CX
-	JMP          k0_block
+	JMP          tileAVX512x1_block
 
-k0_tail:
+tileAVX512x1_tail:
 	TESTQ        CX, CX
-	JE           k0_done
+	JE           tileAVX512x1_done
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -78,16 +78,16 @@ k0_tail:
 	ADDQ         $0x08, BX
 	ADDQ         $0x04, SI
 	DECQ         CX
-	JMP          k0_tail
+	JMP          tileAVX512x1_tail
 
-k0_done:
+tileAVX512x1_done:
 	MOVQ     accumulate+64(FP), AX
 	TESTQ    AX, AX
-	JE       avx512x1_store0
+	JE       tileAVX512x1_store0
 	VADDPS.Z (R12), Z0, K1, Z0
 	VADDPS.Z 64(R12), Z1, K2, Z1
 
-avx512x1_store0:
+tileAVX512x1_store0:
 	VMOVUPS Z0, K1, (R12)
 	VMOVUPS Z1, K2, 64(R12)
 	VZEROUPPER
@@ -113,23 +113,23 @@ TEXT ·tileAVX512x2(SB), NOSPLIT, $0-80
 	KSHIFTRD     $0x10, K1, K2
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx512x2_zero
+	JE           tileAVX512x2_zero
 	VBROADCASTSS (AX), Z0
 	VMOVAPS      Z0, Z1
 	VBROADCASTSS 4(AX), Z2
 	VMOVAPS      Z2, Z3
-	JMP          avx512x2_init
+	JMP          tileAVX512x2_init
 
-avx512x2_zero:
+tileAVX512x2_zero:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
 
-avx512x2_init:
-k1_block:
+tileAVX512x2_init:
+tileAVX512x2_block:
 	CMPQ         CX, $0x04
-	JL           k1_tail
+	JL           tileAVX512x2_tail
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -169,11 +169,11 @@ k1_block:
 	ADDQ         $0x20, BX
 	ADDQ         $0x10, SI
 	SUBQ         $0x04, CX
-	JMP          k1_block
+	JMP          tileAVX512x2_block
 
-k1_tail:
+tileAVX512x2_tail:
 	TESTQ        CX, CX
-	JE           k1_done
+	JE           tileAVX512x2_done
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -186,25 +186,25 @@ k1_tail:
 	ADDQ         $0x08, BX
 	ADDQ         $0x04, SI
 	DECQ         CX
-	JMP          k1_tail
+	JMP          tileAVX512x2_tail
 
-k1_done:
+tileAVX512x2_done:
 	MOVQ     accumulate+64(FP), AX
 	TESTQ    AX, AX
-	JE       avx512x2_store0
+	JE       tileAVX512x2_store0
 	VADDPS.Z (R12), Z0, K1, Z0
 	VADDPS.Z 64(R12), Z1, K2, Z1
 
-avx512x2_store0:
+tileAVX512x2_store0:
 	VMOVUPS  Z0, K1, (R12)
 	VMOVUPS  Z1, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x2_store1
+	JE       tileAVX512x2_store1
 	VADDPS.Z (R12), Z2, K1, Z2
 	VADDPS.Z 64(R12), Z3, K2, Z3
 
-avx512x2_store1:
+tileAVX512x2_store1:
 	VMOVUPS Z2, K1, (R12)
 	VMOVUPS Z3, K2, 64(R12)
 	VZEROUPPER
@@ -230,16 +230,16 @@ TEXT ·tileAVX512x3(SB), NOSPLIT, $0-80
 	KSHIFTRD     $0x10, K1, K2
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx512x3_zero
+	JE           tileAVX512x3_zero
 	VBROADCASTSS (AX), Z0
 	VMOVAPS      Z0, Z1
 	VBROADCASTSS 4(AX), Z2
 	VMOVAPS      Z2, Z3
 	VBROADCASTSS 8(AX), Z4
 	VMOVAPS      Z4, Z5
-	JMP          avx512x3_init
+	JMP          tileAVX512x3_init
 
-avx512x3_zero:
+tileAVX512x3_zero:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -247,10 +247,10 @@ avx512x3_zero:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
 
-avx512x3_init:
-k2_block:
+tileAVX512x3_init:
+tileAVX512x3_block:
 	CMPQ         CX, $0x04
-	JL           k2_tail
+	JL           tileAVX512x3_tail
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -302,11 +302,11 @@ k2_block:
 	ADDQ         $0x20, BX
 	ADDQ         $0x10, SI
 	SUBQ         $0x04, CX
-	JMP          k2_block
+	JMP          tileAVX512x3_block
 
-k2_tail:
+tileAVX512x3_tail:
 	TESTQ        CX, CX
-	JE           k2_done
+	JE           tileAVX512x3_done
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -322,34 +322,34 @@ k2_tail:
 	ADDQ         $0x08, BX
 	ADDQ         $0x04, SI
 	DECQ         CX
-	JMP          k2_tail
+	JMP          tileAVX512x3_tail
 
-k2_done:
+tileAVX512x3_done:
 	MOVQ     accumulate+64(FP), AX
 	TESTQ    AX, AX
-	JE       avx512x3_store0
+	JE       tileAVX512x3_store0
 	VADDPS.Z (R12), Z0, K1, Z0
 	VADDPS.Z 64(R12), Z1, K2, Z1
 
-avx512x3_store0:
+tileAVX512x3_store0:
 	VMOVUPS  Z0, K1, (R12)
 	VMOVUPS  Z1, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x3_store1
+	JE       tileAVX512x3_store1
 	VADDPS.Z (R12), Z2, K1, Z2
 	VADDPS.Z 64(R12), Z3, K2, Z3
 
-avx512x3_store1:
+tileAVX512x3_store1:
 	VMOVUPS  Z2, K1, (R12)
 	VMOVUPS  Z3, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x3_store2
+	JE       tileAVX512x3_store2
 	VADDPS.Z (R12), Z4, K1, Z4
 	VADDPS.Z 64(R12), Z5, K2, Z5
 
-avx512x3_store2:
+tileAVX512x3_store2:
 	VMOVUPS Z4, K1, (R12)
 	VMOVUPS Z5, K2, 64(R12)
 	VZEROUPPER
@@ -377,7 +377,7 @@ TEXT ·tileAVX512x4(SB), NOSPLIT, $0-80
 	KSHIFTRD     $0x10, K1, K2
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx512x4_zero
+	JE           tileAVX512x4_zero
 	VBROADCASTSS (AX), Z0
 	VMOVAPS      Z0, Z1
 	VBROADCASTSS 4(AX), Z2
@@ -386,9 +386,9 @@ TEXT ·tileAVX512x4(SB), NOSPLIT, $0-80
 	VMOVAPS      Z4, Z5
 	VBROADCASTSS 12(AX), Z6
 	VMOVAPS      Z6, Z7
-	JMP          avx512x4_init
+	JMP          tileAVX512x4_init
 
-avx512x4_zero:
+tileAVX512x4_zero:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -398,10 +398,10 @@ avx512x4_zero:
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
 
-avx512x4_init:
-k3_block:
+tileAVX512x4_init:
+tileAVX512x4_block:
 	CMPQ         CX, $0x04
-	JL           k3_tail
+	JL           tileAVX512x4_tail
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -466,11 +466,11 @@ k3_block:
 	ADDQ         $0x10, SI
 	ADDQ         $0x10, R8
 	SUBQ         $0x04, CX
-	JMP          k3_block
+	JMP          tileAVX512x4_block
 
-k3_tail:
+tileAVX512x4_tail:
 	TESTQ        CX, CX
-	JE           k3_done
+	JE           tileAVX512x4_done
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -490,43 +490,43 @@ k3_tail:
 	ADDQ         $0x04, SI
 	ADDQ         $0x04, R8
 	DECQ         CX
-	JMP          k3_tail
+	JMP          tileAVX512x4_tail
 
-k3_done:
+tileAVX512x4_done:
 	MOVQ     accumulate+64(FP), AX
 	TESTQ    AX, AX
-	JE       avx512x4_store0
+	JE       tileAVX512x4_store0
 	VADDPS.Z (R12), Z0, K1, Z0
 	VADDPS.Z 64(R12), Z1, K2, Z1
 
-avx512x4_store0:
+tileAVX512x4_store0:
 	VMOVUPS  Z0, K1, (R12)
 	VMOVUPS  Z1, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x4_store1
+	JE       tileAVX512x4_store1
 	VADDPS.Z (R12), Z2, K1, Z2
 	VADDPS.Z 64(R12), Z3, K2, Z3
 
-avx512x4_store1:
+tileAVX512x4_store1:
 	VMOVUPS  Z2, K1, (R12)
 	VMOVUPS  Z3, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x4_store2
+	JE       tileAVX512x4_store2
 	VADDPS.Z (R12), Z4, K1, Z4
 	VADDPS.Z 64(R12), Z5, K2, Z5
 
-avx512x4_store2:
+tileAVX512x4_store2:
 	VMOVUPS  Z4, K1, (R12)
 	VMOVUPS  Z5, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x4_store3
+	JE       tileAVX512x4_store3
 	VADDPS.Z (R12), Z6, K1, Z6
 	VADDPS.Z 64(R12), Z7, K2, Z7
 
-avx512x4_store3:
+tileAVX512x4_store3:
 	VMOVUPS Z6, K1, (R12)
 	VMOVUPS Z7, K2, 64(R12)
 	VZEROUPPER
@@ -554,7 +554,7 @@ TEXT ·tileAVX512x5(SB), NOSPLIT, $0-80
 	KSHIFTRD     $0x10, K1, K2
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx512x5_zero
+	JE           tileAVX512x5_zero
 	VBROADCASTSS (AX), Z0
 	VMOVAPS      Z0, Z1
 	VBROADCASTSS 4(AX), Z2
@@ -565,9 +565,9 @@ TEXT ·tileAVX512x5(SB), NOSPLIT, $0-80
 	VMOVAPS      Z6, Z7
 	VBROADCASTSS 16(AX), Z8
 	VMOVAPS      Z8, Z9
-	JMP          avx512x5_init
+	JMP          tileAVX512x5_init
 
-avx512x5_zero:
+tileAVX512x5_zero:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -579,10 +579,10 @@ avx512x5_zero:
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
 
-avx512x5_init:
-k4_block:
+tileAVX512x5_init:
+tileAVX512x5_block:
 	CMPQ         CX, $0x04
-	JL           k4_tail
+	JL           tileAVX512x5_tail
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -659,11 +659,11 @@ k4_block:
 	ADDQ         $0x10, SI
 	ADDQ         $0x10, R8
 	SUBQ         $0x04, CX
-	JMP          k4_block
+	JMP          tileAVX512x5_block
 
-k4_tail:
+tileAVX512x5_tail:
 	TESTQ        CX, CX
-	JE           k4_done
+	JE           tileAVX512x5_done
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -686,52 +686,52 @@ k4_tail:
 	ADDQ         $0x04, SI
 	ADDQ         $0x04, R8
 	DECQ         CX
-	JMP          k4_tail
+	JMP          tileAVX512x5_tail
 
-k4_done:
+tileAVX512x5_done:
 	MOVQ     accumulate+64(FP), AX
 	TESTQ    AX, AX
-	JE       avx512x5_store0
+	JE       tileAVX512x5_store0
 	VADDPS.Z (R12), Z0, K1, Z0
 	VADDPS.Z 64(R12), Z1, K2, Z1
 
-avx512x5_store0:
+tileAVX512x5_store0:
 	VMOVUPS  Z0, K1, (R12)
 	VMOVUPS  Z1, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x5_store1
+	JE       tileAVX512x5_store1
 	VADDPS.Z (R12), Z2, K1, Z2
 	VADDPS.Z 64(R12), Z3, K2, Z3
 
-avx512x5_store1:
+tileAVX512x5_store1:
 	VMOVUPS  Z2, K1, (R12)
 	VMOVUPS  Z3, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x5_store2
+	JE       tileAVX512x5_store2
 	VADDPS.Z (R12), Z4, K1, Z4
 	VADDPS.Z 64(R12), Z5, K2, Z5
 
-avx512x5_store2:
+tileAVX512x5_store2:
 	VMOVUPS  Z4, K1, (R12)
 	VMOVUPS  Z5, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x5_store3
+	JE       tileAVX512x5_store3
 	VADDPS.Z (R12), Z6, K1, Z6
 	VADDPS.Z 64(R12), Z7, K2, Z7
 
-avx512x5_store3:
+tileAVX512x5_store3:
 	VMOVUPS  Z6, K1, (R12)
 	VMOVUPS  Z7, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x5_store4
+	JE       tileAVX512x5_store4
 	VADDPS.Z (R12), Z8, K1, Z8
 	VADDPS.Z 64(R12), Z9, K2, Z9
 
-avx512x5_store4:
+tileAVX512x5_store4:
 	VMOVUPS Z8, K1, (R12)
 	VMOVUPS Z9, K2, 64(R12)
 	VZEROUPPER
@@ -759,7 +759,7 @@ TEXT ·tileAVX512x6(SB), NOSPLIT, $0-80
 	KSHIFTRD     $0x10, K1, K2
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx512x6_zero
+	JE           tileAVX512x6_zero
 	VBROADCASTSS (AX), Z0
 	VMOVAPS      Z0, Z1
 	VBROADCASTSS 4(AX), Z2
@@ -772,9 +772,9 @@ TEXT ·tileAVX512x6(SB), NOSPLIT, $0-80
 	VMOVAPS      Z8, Z9
 	VBROADCASTSS 20(AX), Z10
 	VMOVAPS      Z10, Z11
-	JMP          avx512x6_init
+	JMP          tileAVX512x6_init
 
-avx512x6_zero:
+tileAVX512x6_zero:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -788,10 +788,10 @@ avx512x6_zero:
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
 
-avx512x6_init:
-k5_block:
+tileAVX512x6_init:
+tileAVX512x6_block:
 	CMPQ         CX, $0x04
-	JL           k5_tail
+	JL           tileAVX512x6_tail
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -880,11 +880,11 @@ k5_block:
 	ADDQ         $0x10, SI
 	ADDQ         $0x10, R8
 	SUBQ         $0x04, CX
-	JMP          k5_block
+	JMP          tileAVX512x6_block
 
-k5_tail:
+tileAVX512x6_tail:
 	TESTQ        CX, CX
-	JE           k5_done
+	JE           tileAVX512x6_done
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -910,61 +910,61 @@ k5_tail:
 	ADDQ         $0x04, SI
 	ADDQ         $0x04, R8
 	DECQ         CX
-	JMP          k5_tail
+	JMP          tileAVX512x6_tail
 
-k5_done:
+tileAVX512x6_done:
 	MOVQ     accumulate+64(FP), AX
 	TESTQ    AX, AX
-	JE       avx512x6_store0
+	JE       tileAVX512x6_store0
 	VADDPS.Z (R12), Z0, K1, Z0
 	VADDPS.Z 64(R12), Z1, K2, Z1
 
-avx512x6_store0:
+tileAVX512x6_store0:
 	VMOVUPS  Z0, K1, (R12)
 	VMOVUPS  Z1, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x6_store1
+	JE       tileAVX512x6_store1
 	VADDPS.Z (R12), Z2, K1, Z2
 	VADDPS.Z 64(R12), Z3, K2, Z3
 
-avx512x6_store1:
+tileAVX512x6_store1:
 	VMOVUPS  Z2, K1, (R12)
 	VMOVUPS  Z3, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x6_store2
+	JE       tileAVX512x6_store2
 	VADDPS.Z (R12), Z4, K1, Z4
 	VADDPS.Z 64(R12), Z5, K2, Z5
 
-avx512x6_store2:
+tileAVX512x6_store2:
 	VMOVUPS  Z4, K1, (R12)
 	VMOVUPS  Z5, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x6_store3
+	JE       tileAVX512x6_store3
 	VADDPS.Z (R12), Z6, K1, Z6
 	VADDPS.Z 64(R12), Z7, K2, Z7
 
-avx512x6_store3:
+tileAVX512x6_store3:
 	VMOVUPS  Z6, K1, (R12)
 	VMOVUPS  Z7, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x6_store4
+	JE       tileAVX512x6_store4
 	VADDPS.Z (R12), Z8, K1, Z8
 	VADDPS.Z 64(R12), Z9, K2, Z9
 
-avx512x6_store4:
+tileAVX512x6_store4:
 	VMOVUPS  Z8, K1, (R12)
 	VMOVUPS  Z9, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x6_store5
+	JE       tileAVX512x6_store5
 	VADDPS.Z (R12), Z10, K1, Z10
 	VADDPS.Z 64(R12), Z11, K2, Z11
 
-avx512x6_store5:
+tileAVX512x6_store5:
 	VMOVUPS Z10, K1, (R12)
 	VMOVUPS Z11, K2, 64(R12)
 	VZEROUPPER
@@ -994,7 +994,7 @@ TEXT ·tileAVX512x7(SB), NOSPLIT, $0-80
 	KSHIFTRD     $0x10, K1, K2
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx512x7_zero
+	JE           tileAVX512x7_zero
 	VBROADCASTSS (AX), Z0
 	VMOVAPS      Z0, Z1
 	VBROADCASTSS 4(AX), Z2
@@ -1009,9 +1009,9 @@ TEXT ·tileAVX512x7(SB), NOSPLIT, $0-80
 	VMOVAPS      Z10, Z11
 	VBROADCASTSS 24(AX), Z12
 	VMOVAPS      Z12, Z13
-	JMP          avx512x7_init
+	JMP          tileAVX512x7_init
 
-avx512x7_zero:
+tileAVX512x7_zero:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1027,10 +1027,10 @@ avx512x7_zero:
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
 
-avx512x7_init:
-k6_block:
+tileAVX512x7_init:
+tileAVX512x7_block:
 	CMPQ         CX, $0x04
-	JL           k6_tail
+	JL           tileAVX512x7_tail
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -1132,11 +1132,11 @@ k6_block:
 	ADDQ         $0x10, R8
 	ADDQ         $0x10, R9
 	SUBQ         $0x04, CX
-	JMP          k6_block
+	JMP          tileAVX512x7_block
 
-k6_tail:
+tileAVX512x7_tail:
 	TESTQ        CX, CX
-	JE           k6_done
+	JE           tileAVX512x7_done
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -1166,70 +1166,70 @@ k6_tail:
 	ADDQ         $0x04, R8
 	ADDQ         $0x04, R9
 	DECQ         CX
-	JMP          k6_tail
+	JMP          tileAVX512x7_tail
 
-k6_done:
+tileAVX512x7_done:
 	MOVQ     accumulate+64(FP), AX
 	TESTQ    AX, AX
-	JE       avx512x7_store0
+	JE       tileAVX512x7_store0
 	VADDPS.Z (R12), Z0, K1, Z0
 	VADDPS.Z 64(R12), Z1, K2, Z1
 
-avx512x7_store0:
+tileAVX512x7_store0:
 	VMOVUPS  Z0, K1, (R12)
 	VMOVUPS  Z1, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x7_store1
+	JE       tileAVX512x7_store1
 	VADDPS.Z (R12), Z2, K1, Z2
 	VADDPS.Z 64(R12), Z3, K2, Z3
 
-avx512x7_store1:
+tileAVX512x7_store1:
 	VMOVUPS  Z2, K1, (R12)
 	VMOVUPS  Z3, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x7_store2
+	JE       tileAVX512x7_store2
 	VADDPS.Z (R12), Z4, K1, Z4
 	VADDPS.Z 64(R12), Z5, K2, Z5
 
-avx512x7_store2:
+tileAVX512x7_store2:
 	VMOVUPS  Z4, K1, (R12)
 	VMOVUPS  Z5, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x7_store3
+	JE       tileAVX512x7_store3
 	VADDPS.Z (R12), Z6, K1, Z6
 	VADDPS.Z 64(R12), Z7, K2, Z7
 
-avx512x7_store3:
+tileAVX512x7_store3:
 	VMOVUPS  Z6, K1, (R12)
 	VMOVUPS  Z7, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x7_store4
+	JE       tileAVX512x7_store4
 	VADDPS.Z (R12), Z8, K1, Z8
 	VADDPS.Z 64(R12), Z9, K2, Z9
 
-avx512x7_store4:
+tileAVX512x7_store4:
 	VMOVUPS  Z8, K1, (R12)
 	VMOVUPS  Z9, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x7_store5
+	JE       tileAVX512x7_store5
 	VADDPS.Z (R12), Z10, K1, Z10
 	VADDPS.Z 64(R12), Z11, K2, Z11
 
-avx512x7_store5:
+tileAVX512x7_store5:
 	VMOVUPS  Z10, K1, (R12)
 	VMOVUPS  Z11, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x7_store6
+	JE       tileAVX512x7_store6
 	VADDPS.Z (R12), Z12, K1, Z12
 	VADDPS.Z 64(R12), Z13, K2, Z13
 
-avx512x7_store6:
+tileAVX512x7_store6:
 	VMOVUPS Z12, K1, (R12)
 	VMOVUPS Z13, K2, 64(R12)
 	VZEROUPPER
@@ -1259,7 +1259,7 @@ TEXT ·tileAVX512x8(SB), NOSPLIT, $0-80
 	KSHIFTRD     $0x10, K1, K2
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx512x8_zero
+	JE           tileAVX512x8_zero
 	VBROADCASTSS (AX), Z0
 	VMOVAPS      Z0, Z1
 	VBROADCASTSS 4(AX), Z2
@@ -1276,9 +1276,9 @@ TEXT ·tileAVX512x8(SB), NOSPLIT, $0-80
 	VMOVAPS      Z12, Z13
 	VBROADCASTSS 28(AX), Z14
 	VMOVAPS      Z14, Z15
-	JMP          avx512x8_init
+	JMP          tileAVX512x8_init
 
-avx512x8_zero:
+tileAVX512x8_zero:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1296,10 +1296,10 @@ avx512x8_zero:
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
 
-avx512x8_init:
-k7_block:
+tileAVX512x8_init:
+tileAVX512x8_block:
 	CMPQ         CX, $0x04
-	JL           k7_tail
+	JL           tileAVX512x8_tail
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -1413,11 +1413,11 @@ k7_block:
 	ADDQ         $0x10, R8
 	ADDQ         $0x10, R9
 	SUBQ         $0x04, CX
-	JMP          k7_block
+	JMP          tileAVX512x8_block
 
-k7_tail:
+tileAVX512x8_tail:
 	TESTQ        CX, CX
-	JE           k7_done
+	JE           tileAVX512x8_done
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -1450,79 +1450,79 @@ k7_tail:
 	ADDQ         $0x04, R8
 	ADDQ         $0x04, R9
 	DECQ         CX
-	JMP          k7_tail
+	JMP          tileAVX512x8_tail
 
-k7_done:
+tileAVX512x8_done:
 	MOVQ     accumulate+64(FP), AX
 	TESTQ    AX, AX
-	JE       avx512x8_store0
+	JE       tileAVX512x8_store0
 	VADDPS.Z (R12), Z0, K1, Z0
 	VADDPS.Z 64(R12), Z1, K2, Z1
 
-avx512x8_store0:
+tileAVX512x8_store0:
 	VMOVUPS  Z0, K1, (R12)
 	VMOVUPS  Z1, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x8_store1
+	JE       tileAVX512x8_store1
 	VADDPS.Z (R12), Z2, K1, Z2
 	VADDPS.Z 64(R12), Z3, K2, Z3
 
-avx512x8_store1:
+tileAVX512x8_store1:
 	VMOVUPS  Z2, K1, (R12)
 	VMOVUPS  Z3, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x8_store2
+	JE       tileAVX512x8_store2
 	VADDPS.Z (R12), Z4, K1, Z4
 	VADDPS.Z 64(R12), Z5, K2, Z5
 
-avx512x8_store2:
+tileAVX512x8_store2:
 	VMOVUPS  Z4, K1, (R12)
 	VMOVUPS  Z5, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x8_store3
+	JE       tileAVX512x8_store3
 	VADDPS.Z (R12), Z6, K1, Z6
 	VADDPS.Z 64(R12), Z7, K2, Z7
 
-avx512x8_store3:
+tileAVX512x8_store3:
 	VMOVUPS  Z6, K1, (R12)
 	VMOVUPS  Z7, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x8_store4
+	JE       tileAVX512x8_store4
 	VADDPS.Z (R12), Z8, K1, Z8
 	VADDPS.Z 64(R12), Z9, K2, Z9
 
-avx512x8_store4:
+tileAVX512x8_store4:
 	VMOVUPS  Z8, K1, (R12)
 	VMOVUPS  Z9, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x8_store5
+	JE       tileAVX512x8_store5
 	VADDPS.Z (R12), Z10, K1, Z10
 	VADDPS.Z 64(R12), Z11, K2, Z11
 
-avx512x8_store5:
+tileAVX512x8_store5:
 	VMOVUPS  Z10, K1, (R12)
 	VMOVUPS  Z11, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x8_store6
+	JE       tileAVX512x8_store6
 	VADDPS.Z (R12), Z12, K1, Z12
 	VADDPS.Z 64(R12), Z13, K2, Z13
 
-avx512x8_store6:
+tileAVX512x8_store6:
 	VMOVUPS  Z12, K1, (R12)
 	VMOVUPS  Z13, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x8_store7
+	JE       tileAVX512x8_store7
 	VADDPS.Z (R12), Z14, K1, Z14
 	VADDPS.Z 64(R12), Z15, K2, Z15
 
-avx512x8_store7:
+tileAVX512x8_store7:
 	VMOVUPS Z14, K1, (R12)
 	VMOVUPS Z15, K2, 64(R12)
 	VZEROUPPER
@@ -1552,7 +1552,7 @@ TEXT ·tileAVX512x9(SB), NOSPLIT, $0-80
 	KSHIFTRD     $0x10, K1, K2
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx512x9_zero
+	JE           tileAVX512x9_zero
 	VBROADCASTSS (AX), Z0
 	VMOVAPS      Z0, Z1
 	VBROADCASTSS 4(AX), Z2
@@ -1571,9 +1571,9 @@ TEXT ·tileAVX512x9(SB), NOSPLIT, $0-80
 	VMOVAPS      Z14, Z15
 	VBROADCASTSS 32(AX), Z16
 	VMOVAPS      Z16, Z17
-	JMP          avx512x9_init
+	JMP          tileAVX512x9_init
 
-avx512x9_zero:
+tileAVX512x9_zero:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1593,10 +1593,10 @@ avx512x9_zero:
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
 
-avx512x9_init:
-k8_block:
+tileAVX512x9_init:
+tileAVX512x9_block:
 	CMPQ         CX, $0x04
-	JL           k8_tail
+	JL           tileAVX512x9_tail
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -1722,11 +1722,11 @@ k8_block:
 	ADDQ         $0x10, R8
 	ADDQ         $0x10, R9
 	SUBQ         $0x04, CX
-	JMP          k8_block
+	JMP          tileAVX512x9_block
 
-k8_tail:
+tileAVX512x9_tail:
 	TESTQ        CX, CX
-	JE           k8_done
+	JE           tileAVX512x9_done
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -1762,88 +1762,88 @@ k8_tail:
 	ADDQ         $0x04, R8
 	ADDQ         $0x04, R9
 	DECQ         CX
-	JMP          k8_tail
+	JMP          tileAVX512x9_tail
 
-k8_done:
+tileAVX512x9_done:
 	MOVQ     accumulate+64(FP), AX
 	TESTQ    AX, AX
-	JE       avx512x9_store0
+	JE       tileAVX512x9_store0
 	VADDPS.Z (R12), Z0, K1, Z0
 	VADDPS.Z 64(R12), Z1, K2, Z1
 
-avx512x9_store0:
+tileAVX512x9_store0:
 	VMOVUPS  Z0, K1, (R12)
 	VMOVUPS  Z1, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x9_store1
+	JE       tileAVX512x9_store1
 	VADDPS.Z (R12), Z2, K1, Z2
 	VADDPS.Z 64(R12), Z3, K2, Z3
 
-avx512x9_store1:
+tileAVX512x9_store1:
 	VMOVUPS  Z2, K1, (R12)
 	VMOVUPS  Z3, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x9_store2
+	JE       tileAVX512x9_store2
 	VADDPS.Z (R12), Z4, K1, Z4
 	VADDPS.Z 64(R12), Z5, K2, Z5
 
-avx512x9_store2:
+tileAVX512x9_store2:
 	VMOVUPS  Z4, K1, (R12)
 	VMOVUPS  Z5, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x9_store3
+	JE       tileAVX512x9_store3
 	VADDPS.Z (R12), Z6, K1, Z6
 	VADDPS.Z 64(R12), Z7, K2, Z7
 
-avx512x9_store3:
+tileAVX512x9_store3:
 	VMOVUPS  Z6, K1, (R12)
 	VMOVUPS  Z7, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x9_store4
+	JE       tileAVX512x9_store4
 	VADDPS.Z (R12), Z8, K1, Z8
 	VADDPS.Z 64(R12), Z9, K2, Z9
 
-avx512x9_store4:
+tileAVX512x9_store4:
 	VMOVUPS  Z8, K1, (R12)
 	VMOVUPS  Z9, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x9_store5
+	JE       tileAVX512x9_store5
 	VADDPS.Z (R12), Z10, K1, Z10
 	VADDPS.Z 64(R12), Z11, K2, Z11
 
-avx512x9_store5:
+tileAVX512x9_store5:
 	VMOVUPS  Z10, K1, (R12)
 	VMOVUPS  Z11, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x9_store6
+	JE       tileAVX512x9_store6
 	VADDPS.Z (R12), Z12, K1, Z12
 	VADDPS.Z 64(R12), Z13, K2, Z13
 
-avx512x9_store6:
+tileAVX512x9_store6:
 	VMOVUPS  Z12, K1, (R12)
 	VMOVUPS  Z13, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x9_store7
+	JE       tileAVX512x9_store7
 	VADDPS.Z (R12), Z14, K1, Z14
 	VADDPS.Z 64(R12), Z15, K2, Z15
 
-avx512x9_store7:
+tileAVX512x9_store7:
 	VMOVUPS  Z14, K1, (R12)
 	VMOVUPS  Z15, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x9_store8
+	JE       tileAVX512x9_store8
 	VADDPS.Z (R12), Z16, K1, Z16
 	VADDPS.Z 64(R12), Z17, K2, Z17
 
-avx512x9_store8:
+tileAVX512x9_store8:
 	VMOVUPS Z16, K1, (R12)
 	VMOVUPS Z17, K2, 64(R12)
 	VZEROUPPER
@@ -1875,7 +1875,7 @@ TEXT ·tileAVX512x10(SB), NOSPLIT, $0-80
 	KSHIFTRD     $0x10, K1, K2
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx512x10_zero
+	JE           tileAVX512x10_zero
 	VBROADCASTSS (AX), Z0
 	VMOVAPS      Z0, Z1
 	VBROADCASTSS 4(AX), Z2
@@ -1896,9 +1896,9 @@ TEXT ·tileAVX512x10(SB), NOSPLIT, $0-80
 	VMOVAPS      Z16, Z17
 	VBROADCASTSS 36(AX), Z18
 	VMOVAPS      Z18, Z19
-	JMP          avx512x10_init
+	JMP          tileAVX512x10_init
 
-avx512x10_zero:
+tileAVX512x10_zero:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1920,10 +1920,10 @@ avx512x10_zero:
 	VPXORD Z18, Z18, Z18
 	VPXORD Z19, Z19, Z19
 
-avx512x10_init:
-k9_block:
+tileAVX512x10_init:
+tileAVX512x10_block:
 	CMPQ         CX, $0x04
-	JL           k9_tail
+	JL           tileAVX512x10_tail
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -2062,11 +2062,11 @@ k9_block:
 	ADDQ         $0x10, R9
 	ADDQ         $0x10, R10
 	SUBQ         $0x04, CX
-	JMP          k9_block
+	JMP          tileAVX512x10_block
 
-k9_tail:
+tileAVX512x10_tail:
 	TESTQ        CX, CX
-	JE           k9_done
+	JE           tileAVX512x10_done
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -2106,97 +2106,97 @@ k9_tail:
 	ADDQ         $0x04, R9
 	ADDQ         $0x04, R10
 	DECQ         CX
-	JMP          k9_tail
+	JMP          tileAVX512x10_tail
 
-k9_done:
+tileAVX512x10_done:
 	MOVQ     accumulate+64(FP), AX
 	TESTQ    AX, AX
-	JE       avx512x10_store0
+	JE       tileAVX512x10_store0
 	VADDPS.Z (R12), Z0, K1, Z0
 	VADDPS.Z 64(R12), Z1, K2, Z1
 
-avx512x10_store0:
+tileAVX512x10_store0:
 	VMOVUPS  Z0, K1, (R12)
 	VMOVUPS  Z1, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x10_store1
+	JE       tileAVX512x10_store1
 	VADDPS.Z (R12), Z2, K1, Z2
 	VADDPS.Z 64(R12), Z3, K2, Z3
 
-avx512x10_store1:
+tileAVX512x10_store1:
 	VMOVUPS  Z2, K1, (R12)
 	VMOVUPS  Z3, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x10_store2
+	JE       tileAVX512x10_store2
 	VADDPS.Z (R12), Z4, K1, Z4
 	VADDPS.Z 64(R12), Z5, K2, Z5
 
-avx512x10_store2:
+tileAVX512x10_store2:
 	VMOVUPS  Z4, K1, (R12)
 	VMOVUPS  Z5, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x10_store3
+	JE       tileAVX512x10_store3
 	VADDPS.Z (R12), Z6, K1, Z6
 	VADDPS.Z 64(R12), Z7, K2, Z7
 
-avx512x10_store3:
+tileAVX512x10_store3:
 	VMOVUPS  Z6, K1, (R12)
 	VMOVUPS  Z7, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x10_store4
+	JE       tileAVX512x10_store4
 	VADDPS.Z (R12), Z8, K1, Z8
 	VADDPS.Z 64(R12), Z9, K2, Z9
 
-avx512x10_store4:
+tileAVX512x10_store4:
 	VMOVUPS  Z8, K1, (R12)
 	VMOVUPS  Z9, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x10_store5
+	JE       tileAVX512x10_store5
 	VADDPS.Z (R12), Z10, K1, Z10
 	VADDPS.Z 64(R12), Z11, K2, Z11
 
-avx512x10_store5:
+tileAVX512x10_store5:
 	VMOVUPS  Z10, K1, (R12)
 	VMOVUPS  Z11, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x10_store6
+	JE       tileAVX512x10_store6
 	VADDPS.Z (R12), Z12, K1, Z12
 	VADDPS.Z 64(R12), Z13, K2, Z13
 
-avx512x10_store6:
+tileAVX512x10_store6:
 	VMOVUPS  Z12, K1, (R12)
 	VMOVUPS  Z13, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x10_store7
+	JE       tileAVX512x10_store7
 	VADDPS.Z (R12), Z14, K1, Z14
 	VADDPS.Z 64(R12), Z15, K2, Z15
 
-avx512x10_store7:
+tileAVX512x10_store7:
 	VMOVUPS  Z14, K1, (R12)
 	VMOVUPS  Z15, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x10_store8
+	JE       tileAVX512x10_store8
 	VADDPS.Z (R12), Z16, K1, Z16
 	VADDPS.Z 64(R12), Z17, K2, Z17
 
-avx512x10_store8:
+tileAVX512x10_store8:
 	VMOVUPS  Z16, K1, (R12)
 	VMOVUPS  Z17, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x10_store9
+	JE       tileAVX512x10_store9
 	VADDPS.Z (R12), Z18, K1, Z18
 	VADDPS.Z 64(R12), Z19, K2, Z19
 
-avx512x10_store9:
+tileAVX512x10_store9:
 	VMOVUPS Z18, K1, (R12)
 	VMOVUPS Z19, K2, 64(R12)
 	VZEROUPPER
@@ -2228,7 +2228,7 @@ TEXT ·tileAVX512x11(SB), NOSPLIT, $0-80
 	KSHIFTRD     $0x10, K1, K2
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx512x11_zero
+	JE           tileAVX512x11_zero
 	VBROADCASTSS (AX), Z0
 	VMOVAPS      Z0, Z1
 	VBROADCASTSS 4(AX), Z2
@@ -2251,9 +2251,9 @@ TEXT ·tileAVX512x11(SB), NOSPLIT, $0-80
 	VMOVAPS      Z18, Z19
 	VBROADCASTSS 40(AX), Z20
 	VMOVAPS      Z20, Z21
-	JMP          avx512x11_init
+	JMP          tileAVX512x11_init
 
-avx512x11_zero:
+tileAVX512x11_zero:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -2277,10 +2277,10 @@ avx512x11_zero:
 	VPXORD Z20, Z20, Z20
 	VPXORD Z21, Z21, Z21
 
-avx512x11_init:
-k10_block:
+tileAVX512x11_init:
+tileAVX512x11_block:
 	CMPQ         CX, $0x04
-	JL           k10_tail
+	JL           tileAVX512x11_tail
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -2431,11 +2431,11 @@ k10_block:
 	ADDQ         $0x10, R9
 	ADDQ         $0x10, R10
 	SUBQ         $0x04, CX
-	JMP          k10_block
+	JMP          tileAVX512x11_block
 
-k10_tail:
+tileAVX512x11_tail:
 	TESTQ        CX, CX
-	JE           k10_done
+	JE           tileAVX512x11_done
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -2478,106 +2478,106 @@ k10_tail:
 	ADDQ         $0x04, R9
 	ADDQ         $0x04, R10
 	DECQ         CX
-	JMP          k10_tail
+	JMP          tileAVX512x11_tail
 
-k10_done:
+tileAVX512x11_done:
 	MOVQ     accumulate+64(FP), AX
 	TESTQ    AX, AX
-	JE       avx512x11_store0
+	JE       tileAVX512x11_store0
 	VADDPS.Z (R12), Z0, K1, Z0
 	VADDPS.Z 64(R12), Z1, K2, Z1
 
-avx512x11_store0:
+tileAVX512x11_store0:
 	VMOVUPS  Z0, K1, (R12)
 	VMOVUPS  Z1, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x11_store1
+	JE       tileAVX512x11_store1
 	VADDPS.Z (R12), Z2, K1, Z2
 	VADDPS.Z 64(R12), Z3, K2, Z3
 
-avx512x11_store1:
+tileAVX512x11_store1:
 	VMOVUPS  Z2, K1, (R12)
 	VMOVUPS  Z3, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x11_store2
+	JE       tileAVX512x11_store2
 	VADDPS.Z (R12), Z4, K1, Z4
 	VADDPS.Z 64(R12), Z5, K2, Z5
 
-avx512x11_store2:
+tileAVX512x11_store2:
 	VMOVUPS  Z4, K1, (R12)
 	VMOVUPS  Z5, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x11_store3
+	JE       tileAVX512x11_store3
 	VADDPS.Z (R12), Z6, K1, Z6
 	VADDPS.Z 64(R12), Z7, K2, Z7
 
-avx512x11_store3:
+tileAVX512x11_store3:
 	VMOVUPS  Z6, K1, (R12)
 	VMOVUPS  Z7, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x11_store4
+	JE       tileAVX512x11_store4
 	VADDPS.Z (R12), Z8, K1, Z8
 	VADDPS.Z 64(R12), Z9, K2, Z9
 
-avx512x11_store4:
+tileAVX512x11_store4:
 	VMOVUPS  Z8, K1, (R12)
 	VMOVUPS  Z9, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x11_store5
+	JE       tileAVX512x11_store5
 	VADDPS.Z (R12), Z10, K1, Z10
 	VADDPS.Z 64(R12), Z11, K2, Z11
 
-avx512x11_store5:
+tileAVX512x11_store5:
 	VMOVUPS  Z10, K1, (R12)
 	VMOVUPS  Z11, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x11_store6
+	JE       tileAVX512x11_store6
 	VADDPS.Z (R12), Z12, K1, Z12
 	VADDPS.Z 64(R12), Z13, K2, Z13
 
-avx512x11_store6:
+tileAVX512x11_store6:
 	VMOVUPS  Z12, K1, (R12)
 	VMOVUPS  Z13, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x11_store7
+	JE       tileAVX512x11_store7
 	VADDPS.Z (R12), Z14, K1, Z14
 	VADDPS.Z 64(R12), Z15, K2, Z15
 
-avx512x11_store7:
+tileAVX512x11_store7:
 	VMOVUPS  Z14, K1, (R12)
 	VMOVUPS  Z15, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x11_store8
+	JE       tileAVX512x11_store8
 	VADDPS.Z (R12), Z16, K1, Z16
 	VADDPS.Z 64(R12), Z17, K2, Z17
 
-avx512x11_store8:
+tileAVX512x11_store8:
 	VMOVUPS  Z16, K1, (R12)
 	VMOVUPS  Z17, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x11_store9
+	JE       tileAVX512x11_store9
 	VADDPS.Z (R12), Z18, K1, Z18
 	VADDPS.Z 64(R12), Z19, K2, Z19
 
-avx512x11_store9:
+tileAVX512x11_store9:
 	VMOVUPS  Z18, K1, (R12)
 	VMOVUPS  Z19, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x11_store10
+	JE       tileAVX512x11_store10
 	VADDPS.Z (R12), Z20, K1, Z20
 	VADDPS.Z 64(R12), Z21, K2, Z21
 
-avx512x11_store10:
+tileAVX512x11_store10:
 	VMOVUPS Z20, K1, (R12)
 	VMOVUPS Z21, K2, 64(R12)
 	VZEROUPPER
@@ -2609,7 +2609,7 @@ TEXT ·tileAVX512x12(SB), NOSPLIT, $0-80
 	KSHIFTRD     $0x10, K1, K2
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx512x12_zero
+	JE           tileAVX512x12_zero
 	VBROADCASTSS (AX), Z0
 	VMOVAPS      Z0, Z1
 	VBROADCASTSS 4(AX), Z2
@@ -2634,9 +2634,9 @@ TEXT ·tileAVX512x12(SB), NOSPLIT, $0-80
 	VMOVAPS      Z20, Z21
 	VBROADCASTSS 44(AX), Z22
 	VMOVAPS      Z22, Z23
-	JMP          avx512x12_init
+	JMP          tileAVX512x12_init
 
-avx512x12_zero:
+tileAVX512x12_zero:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -2662,10 +2662,10 @@ avx512x12_zero:
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
 
-avx512x12_init:
-k11_block:
+tileAVX512x12_init:
+tileAVX512x12_block:
 	CMPQ         CX, $0x04
-	JL           k11_tail
+	JL           tileAVX512x12_tail
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -2828,11 +2828,11 @@ k11_block:
 	ADDQ         $0x10, R9
 	ADDQ         $0x10, R10
 	SUBQ         $0x04, CX
-	JMP          k11_block
+	JMP          tileAVX512x12_block
 
-k11_tail:
+tileAVX512x12_tail:
 	TESTQ        CX, CX
-	JE           k11_done
+	JE           tileAVX512x12_done
 	MOVQ         (BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
 	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
@@ -2878,115 +2878,115 @@ k11_tail:
 	ADDQ         $0x04, R9
 	ADDQ         $0x04, R10
 	DECQ         CX
-	JMP          k11_tail
+	JMP          tileAVX512x12_tail
 
-k11_done:
+tileAVX512x12_done:
 	MOVQ     accumulate+64(FP), AX
 	TESTQ    AX, AX
-	JE       avx512x12_store0
+	JE       tileAVX512x12_store0
 	VADDPS.Z (R12), Z0, K1, Z0
 	VADDPS.Z 64(R12), Z1, K2, Z1
 
-avx512x12_store0:
+tileAVX512x12_store0:
 	VMOVUPS  Z0, K1, (R12)
 	VMOVUPS  Z1, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x12_store1
+	JE       tileAVX512x12_store1
 	VADDPS.Z (R12), Z2, K1, Z2
 	VADDPS.Z 64(R12), Z3, K2, Z3
 
-avx512x12_store1:
+tileAVX512x12_store1:
 	VMOVUPS  Z2, K1, (R12)
 	VMOVUPS  Z3, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x12_store2
+	JE       tileAVX512x12_store2
 	VADDPS.Z (R12), Z4, K1, Z4
 	VADDPS.Z 64(R12), Z5, K2, Z5
 
-avx512x12_store2:
+tileAVX512x12_store2:
 	VMOVUPS  Z4, K1, (R12)
 	VMOVUPS  Z5, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x12_store3
+	JE       tileAVX512x12_store3
 	VADDPS.Z (R12), Z6, K1, Z6
 	VADDPS.Z 64(R12), Z7, K2, Z7
 
-avx512x12_store3:
+tileAVX512x12_store3:
 	VMOVUPS  Z6, K1, (R12)
 	VMOVUPS  Z7, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x12_store4
+	JE       tileAVX512x12_store4
 	VADDPS.Z (R12), Z8, K1, Z8
 	VADDPS.Z 64(R12), Z9, K2, Z9
 
-avx512x12_store4:
+tileAVX512x12_store4:
 	VMOVUPS  Z8, K1, (R12)
 	VMOVUPS  Z9, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x12_store5
+	JE       tileAVX512x12_store5
 	VADDPS.Z (R12), Z10, K1, Z10
 	VADDPS.Z 64(R12), Z11, K2, Z11
 
-avx512x12_store5:
+tileAVX512x12_store5:
 	VMOVUPS  Z10, K1, (R12)
 	VMOVUPS  Z11, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x12_store6
+	JE       tileAVX512x12_store6
 	VADDPS.Z (R12), Z12, K1, Z12
 	VADDPS.Z 64(R12), Z13, K2, Z13
 
-avx512x12_store6:
+tileAVX512x12_store6:
 	VMOVUPS  Z12, K1, (R12)
 	VMOVUPS  Z13, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x12_store7
+	JE       tileAVX512x12_store7
 	VADDPS.Z (R12), Z14, K1, Z14
 	VADDPS.Z 64(R12), Z15, K2, Z15
 
-avx512x12_store7:
+tileAVX512x12_store7:
 	VMOVUPS  Z14, K1, (R12)
 	VMOVUPS  Z15, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x12_store8
+	JE       tileAVX512x12_store8
 	VADDPS.Z (R12), Z16, K1, Z16
 	VADDPS.Z 64(R12), Z17, K2, Z17
 
-avx512x12_store8:
+tileAVX512x12_store8:
 	VMOVUPS  Z16, K1, (R12)
 	VMOVUPS  Z17, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x12_store9
+	JE       tileAVX512x12_store9
 	VADDPS.Z (R12), Z18, K1, Z18
 	VADDPS.Z 64(R12), Z19, K2, Z19
 
-avx512x12_store9:
+tileAVX512x12_store9:
 	VMOVUPS  Z18, K1, (R12)
 	VMOVUPS  Z19, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x12_store10
+	JE       tileAVX512x12_store10
 	VADDPS.Z (R12), Z20, K1, Z20
 	VADDPS.Z 64(R12), Z21, K2, Z21
 
-avx512x12_store10:
+tileAVX512x12_store10:
 	VMOVUPS  Z20, K1, (R12)
 	VMOVUPS  Z21, K2, 64(R12)
 	ADDQ     R13, R12
 	TESTQ    AX, AX
-	JE       avx512x12_store11
+	JE       tileAVX512x12_store11
 	VADDPS.Z (R12), Z22, K1, Z22
 	VADDPS.Z 64(R12), Z23, K2, Z23
 
-avx512x12_store11:
+tileAVX512x12_store11:
 	VMOVUPS Z22, K1, (R12)
 	VMOVUPS Z23, K2, 64(R12)
 	VZEROUPPER
@@ -3006,19 +3006,19 @@ TEXT ·tileAVX2x1(SB), NOSPLIT, $0-80
 	SHLQ         $0x02, R13
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx2x1_zero
+	JE           tileAVX2x1_zero
 	VBROADCASTSS (AX), Y0
 	VMOVAPS      Y0, Y1
-	JMP          avx2x1_init
+	JMP          tileAVX2x1_init
 
-avx2x1_zero:
+tileAVX2x1_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 
-avx2x1_init:
-k12_block:
+tileAVX2x1_init:
+tileAVX2x1_block:
 	CMPQ         CX, $0x04
-	JL           k12_tail
+	JL           tileAVX2x1_tail
 	MOVQ         (BX), AX
 	VMOVUPS      (DI)(AX*4), Y12
 	VMOVUPS      32(DI)(AX*4), Y13
@@ -3046,11 +3046,11 @@ k12_block:
 	ADDQ         $0x20, BX
 	ADDQ         $0x10, SI
 	SUBQ         $0x04, CX
-	JMP          k12_block
+	JMP          tileAVX2x1_block
 
-k12_tail:
+tileAVX2x1_tail:
 	TESTQ        CX, CX
-	JE           k12_done
+	JE           tileAVX2x1_done
 	MOVQ         (BX), AX
 	VMOVUPS      (DI)(AX*4), Y12
 	VMOVUPS      32(DI)(AX*4), Y13
@@ -3060,16 +3060,16 @@ k12_tail:
 	ADDQ         $0x08, BX
 	ADDQ         $0x04, SI
 	DECQ         CX
-	JMP          k12_tail
+	JMP          tileAVX2x1_tail
 
-k12_done:
+tileAVX2x1_done:
 	MOVQ   accumulate+64(FP), AX
 	TESTQ  AX, AX
-	JE     avx2x1_store0
+	JE     tileAVX2x1_store0
 	VADDPS (R12), Y0, Y0
 	VADDPS 32(R12), Y1, Y1
 
-avx2x1_store0:
+tileAVX2x1_store0:
 	VMOVUPS Y0, (R12)
 	VMOVUPS Y1, 32(R12)
 	VZEROUPPER
@@ -3089,23 +3089,23 @@ TEXT ·tileAVX2x2(SB), NOSPLIT, $0-80
 	SHLQ         $0x02, R13
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx2x2_zero
+	JE           tileAVX2x2_zero
 	VBROADCASTSS (AX), Y0
 	VMOVAPS      Y0, Y1
 	VBROADCASTSS 4(AX), Y2
 	VMOVAPS      Y2, Y3
-	JMP          avx2x2_init
+	JMP          tileAVX2x2_init
 
-avx2x2_zero:
+tileAVX2x2_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 
-avx2x2_init:
-k13_block:
+tileAVX2x2_init:
+tileAVX2x2_block:
 	CMPQ         CX, $0x04
-	JL           k13_tail
+	JL           tileAVX2x2_tail
 	MOVQ         (BX), AX
 	VMOVUPS      (DI)(AX*4), Y12
 	VMOVUPS      32(DI)(AX*4), Y13
@@ -3145,11 +3145,11 @@ k13_block:
 	ADDQ         $0x20, BX
 	ADDQ         $0x10, SI
 	SUBQ         $0x04, CX
-	JMP          k13_block
+	JMP          tileAVX2x2_block
 
-k13_tail:
+tileAVX2x2_tail:
 	TESTQ        CX, CX
-	JE           k13_done
+	JE           tileAVX2x2_done
 	MOVQ         (BX), AX
 	VMOVUPS      (DI)(AX*4), Y12
 	VMOVUPS      32(DI)(AX*4), Y13
@@ -3162,25 +3162,25 @@ k13_tail:
 	ADDQ         $0x08, BX
 	ADDQ         $0x04, SI
 	DECQ         CX
-	JMP          k13_tail
+	JMP          tileAVX2x2_tail
 
-k13_done:
+tileAVX2x2_done:
 	MOVQ   accumulate+64(FP), AX
 	TESTQ  AX, AX
-	JE     avx2x2_store0
+	JE     tileAVX2x2_store0
 	VADDPS (R12), Y0, Y0
 	VADDPS 32(R12), Y1, Y1
 
-avx2x2_store0:
+tileAVX2x2_store0:
 	VMOVUPS Y0, (R12)
 	VMOVUPS Y1, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x2_store1
+	JE      tileAVX2x2_store1
 	VADDPS  (R12), Y2, Y2
 	VADDPS  32(R12), Y3, Y3
 
-avx2x2_store1:
+tileAVX2x2_store1:
 	VMOVUPS Y2, (R12)
 	VMOVUPS Y3, 32(R12)
 	VZEROUPPER
@@ -3200,16 +3200,16 @@ TEXT ·tileAVX2x3(SB), NOSPLIT, $0-80
 	SHLQ         $0x02, R13
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx2x3_zero
+	JE           tileAVX2x3_zero
 	VBROADCASTSS (AX), Y0
 	VMOVAPS      Y0, Y1
 	VBROADCASTSS 4(AX), Y2
 	VMOVAPS      Y2, Y3
 	VBROADCASTSS 8(AX), Y4
 	VMOVAPS      Y4, Y5
-	JMP          avx2x3_init
+	JMP          tileAVX2x3_init
 
-avx2x3_zero:
+tileAVX2x3_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3217,10 +3217,10 @@ avx2x3_zero:
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
 
-avx2x3_init:
-k14_block:
+tileAVX2x3_init:
+tileAVX2x3_block:
 	CMPQ         CX, $0x04
-	JL           k14_tail
+	JL           tileAVX2x3_tail
 	MOVQ         (BX), AX
 	VMOVUPS      (DI)(AX*4), Y12
 	VMOVUPS      32(DI)(AX*4), Y13
@@ -3272,11 +3272,11 @@ k14_block:
 	ADDQ         $0x20, BX
 	ADDQ         $0x10, SI
 	SUBQ         $0x04, CX
-	JMP          k14_block
+	JMP          tileAVX2x3_block
 
-k14_tail:
+tileAVX2x3_tail:
 	TESTQ        CX, CX
-	JE           k14_done
+	JE           tileAVX2x3_done
 	MOVQ         (BX), AX
 	VMOVUPS      (DI)(AX*4), Y12
 	VMOVUPS      32(DI)(AX*4), Y13
@@ -3292,34 +3292,34 @@ k14_tail:
 	ADDQ         $0x08, BX
 	ADDQ         $0x04, SI
 	DECQ         CX
-	JMP          k14_tail
+	JMP          tileAVX2x3_tail
 
-k14_done:
+tileAVX2x3_done:
 	MOVQ   accumulate+64(FP), AX
 	TESTQ  AX, AX
-	JE     avx2x3_store0
+	JE     tileAVX2x3_store0
 	VADDPS (R12), Y0, Y0
 	VADDPS 32(R12), Y1, Y1
 
-avx2x3_store0:
+tileAVX2x3_store0:
 	VMOVUPS Y0, (R12)
 	VMOVUPS Y1, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x3_store1
+	JE      tileAVX2x3_store1
 	VADDPS  (R12), Y2, Y2
 	VADDPS  32(R12), Y3, Y3
 
-avx2x3_store1:
+tileAVX2x3_store1:
 	VMOVUPS Y2, (R12)
 	VMOVUPS Y3, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x3_store2
+	JE      tileAVX2x3_store2
 	VADDPS  (R12), Y4, Y4
 	VADDPS  32(R12), Y5, Y5
 
-avx2x3_store2:
+tileAVX2x3_store2:
 	VMOVUPS Y4, (R12)
 	VMOVUPS Y5, 32(R12)
 	VZEROUPPER
@@ -3341,7 +3341,7 @@ TEXT ·tileAVX2x4(SB), NOSPLIT, $0-80
 	SHLQ         $0x02, R13
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx2x4_zero
+	JE           tileAVX2x4_zero
 	VBROADCASTSS (AX), Y0
 	VMOVAPS      Y0, Y1
 	VBROADCASTSS 4(AX), Y2
@@ -3350,9 +3350,9 @@ TEXT ·tileAVX2x4(SB), NOSPLIT, $0-80
 	VMOVAPS      Y4, Y5
 	VBROADCASTSS 12(AX), Y6
 	VMOVAPS      Y6, Y7
-	JMP          avx2x4_init
+	JMP          tileAVX2x4_init
 
-avx2x4_zero:
+tileAVX2x4_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3362,10 +3362,10 @@ avx2x4_zero:
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
 
-avx2x4_init:
-k15_block:
+tileAVX2x4_init:
+tileAVX2x4_block:
 	CMPQ         CX, $0x04
-	JL           k15_tail
+	JL           tileAVX2x4_tail
 	MOVQ         (BX), AX
 	VMOVUPS      (DI)(AX*4), Y12
 	VMOVUPS      32(DI)(AX*4), Y13
@@ -3430,11 +3430,11 @@ k15_block:
 	ADDQ         $0x10, SI
 	ADDQ         $0x10, R8
 	SUBQ         $0x04, CX
-	JMP          k15_block
+	JMP          tileAVX2x4_block
 
-k15_tail:
+tileAVX2x4_tail:
 	TESTQ        CX, CX
-	JE           k15_done
+	JE           tileAVX2x4_done
 	MOVQ         (BX), AX
 	VMOVUPS      (DI)(AX*4), Y12
 	VMOVUPS      32(DI)(AX*4), Y13
@@ -3454,43 +3454,43 @@ k15_tail:
 	ADDQ         $0x04, SI
 	ADDQ         $0x04, R8
 	DECQ         CX
-	JMP          k15_tail
+	JMP          tileAVX2x4_tail
 
-k15_done:
+tileAVX2x4_done:
 	MOVQ   accumulate+64(FP), AX
 	TESTQ  AX, AX
-	JE     avx2x4_store0
+	JE     tileAVX2x4_store0
 	VADDPS (R12), Y0, Y0
 	VADDPS 32(R12), Y1, Y1
 
-avx2x4_store0:
+tileAVX2x4_store0:
 	VMOVUPS Y0, (R12)
 	VMOVUPS Y1, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x4_store1
+	JE      tileAVX2x4_store1
 	VADDPS  (R12), Y2, Y2
 	VADDPS  32(R12), Y3, Y3
 
-avx2x4_store1:
+tileAVX2x4_store1:
 	VMOVUPS Y2, (R12)
 	VMOVUPS Y3, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x4_store2
+	JE      tileAVX2x4_store2
 	VADDPS  (R12), Y4, Y4
 	VADDPS  32(R12), Y5, Y5
 
-avx2x4_store2:
+tileAVX2x4_store2:
 	VMOVUPS Y4, (R12)
 	VMOVUPS Y5, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x4_store3
+	JE      tileAVX2x4_store3
 	VADDPS  (R12), Y6, Y6
 	VADDPS  32(R12), Y7, Y7
 
-avx2x4_store3:
+tileAVX2x4_store3:
 	VMOVUPS Y6, (R12)
 	VMOVUPS Y7, 32(R12)
 	VZEROUPPER
@@ -3512,7 +3512,7 @@ TEXT ·tileAVX2x5(SB), NOSPLIT, $0-80
 	SHLQ         $0x02, R13
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx2x5_zero
+	JE           tileAVX2x5_zero
 	VBROADCASTSS (AX), Y0
 	VMOVAPS      Y0, Y1
 	VBROADCASTSS 4(AX), Y2
@@ -3523,9 +3523,9 @@ TEXT ·tileAVX2x5(SB), NOSPLIT, $0-80
 	VMOVAPS      Y6, Y7
 	VBROADCASTSS 16(AX), Y8
 	VMOVAPS      Y8, Y9
-	JMP          avx2x5_init
+	JMP          tileAVX2x5_init
 
-avx2x5_zero:
+tileAVX2x5_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3537,10 +3537,10 @@ avx2x5_zero:
 	VXORPS Y8, Y8, Y8
 	VXORPS Y9, Y9, Y9
 
-avx2x5_init:
-k16_block:
+tileAVX2x5_init:
+tileAVX2x5_block:
 	CMPQ         CX, $0x04
-	JL           k16_tail
+	JL           tileAVX2x5_tail
 	MOVQ         (BX), AX
 	VMOVUPS      (DI)(AX*4), Y12
 	VMOVUPS      32(DI)(AX*4), Y13
@@ -3617,11 +3617,11 @@ k16_block:
 	ADDQ         $0x10, SI
 	ADDQ         $0x10, R8
 	SUBQ         $0x04, CX
-	JMP          k16_block
+	JMP          tileAVX2x5_block
 
-k16_tail:
+tileAVX2x5_tail:
 	TESTQ        CX, CX
-	JE           k16_done
+	JE           tileAVX2x5_done
 	MOVQ         (BX), AX
 	VMOVUPS      (DI)(AX*4), Y12
 	VMOVUPS      32(DI)(AX*4), Y13
@@ -3644,52 +3644,52 @@ k16_tail:
 	ADDQ         $0x04, SI
 	ADDQ         $0x04, R8
 	DECQ         CX
-	JMP          k16_tail
+	JMP          tileAVX2x5_tail
 
-k16_done:
+tileAVX2x5_done:
 	MOVQ   accumulate+64(FP), AX
 	TESTQ  AX, AX
-	JE     avx2x5_store0
+	JE     tileAVX2x5_store0
 	VADDPS (R12), Y0, Y0
 	VADDPS 32(R12), Y1, Y1
 
-avx2x5_store0:
+tileAVX2x5_store0:
 	VMOVUPS Y0, (R12)
 	VMOVUPS Y1, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x5_store1
+	JE      tileAVX2x5_store1
 	VADDPS  (R12), Y2, Y2
 	VADDPS  32(R12), Y3, Y3
 
-avx2x5_store1:
+tileAVX2x5_store1:
 	VMOVUPS Y2, (R12)
 	VMOVUPS Y3, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x5_store2
+	JE      tileAVX2x5_store2
 	VADDPS  (R12), Y4, Y4
 	VADDPS  32(R12), Y5, Y5
 
-avx2x5_store2:
+tileAVX2x5_store2:
 	VMOVUPS Y4, (R12)
 	VMOVUPS Y5, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x5_store3
+	JE      tileAVX2x5_store3
 	VADDPS  (R12), Y6, Y6
 	VADDPS  32(R12), Y7, Y7
 
-avx2x5_store3:
+tileAVX2x5_store3:
 	VMOVUPS Y6, (R12)
 	VMOVUPS Y7, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x5_store4
+	JE      tileAVX2x5_store4
 	VADDPS  (R12), Y8, Y8
 	VADDPS  32(R12), Y9, Y9
 
-avx2x5_store4:
+tileAVX2x5_store4:
 	VMOVUPS Y8, (R12)
 	VMOVUPS Y9, 32(R12)
 	VZEROUPPER
@@ -3711,7 +3711,7 @@ TEXT ·tileAVX2x6(SB), NOSPLIT, $0-80
 	SHLQ         $0x02, R13
 	MOVQ         bias+72(FP), AX
 	TESTQ        AX, AX
-	JE           avx2x6_zero
+	JE           tileAVX2x6_zero
 	VBROADCASTSS (AX), Y0
 	VMOVAPS      Y0, Y1
 	VBROADCASTSS 4(AX), Y2
@@ -3724,9 +3724,9 @@ TEXT ·tileAVX2x6(SB), NOSPLIT, $0-80
 	VMOVAPS      Y8, Y9
 	VBROADCASTSS 20(AX), Y10
 	VMOVAPS      Y10, Y11
-	JMP          avx2x6_init
+	JMP          tileAVX2x6_init
 
-avx2x6_zero:
+tileAVX2x6_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3740,10 +3740,10 @@ avx2x6_zero:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 
-avx2x6_init:
-k17_block:
+tileAVX2x6_init:
+tileAVX2x6_block:
 	CMPQ         CX, $0x04
-	JL           k17_tail
+	JL           tileAVX2x6_tail
 	MOVQ         (BX), AX
 	VMOVUPS      (DI)(AX*4), Y12
 	VMOVUPS      32(DI)(AX*4), Y13
@@ -3832,11 +3832,11 @@ k17_block:
 	ADDQ         $0x10, SI
 	ADDQ         $0x10, R8
 	SUBQ         $0x04, CX
-	JMP          k17_block
+	JMP          tileAVX2x6_block
 
-k17_tail:
+tileAVX2x6_tail:
 	TESTQ        CX, CX
-	JE           k17_done
+	JE           tileAVX2x6_done
 	MOVQ         (BX), AX
 	VMOVUPS      (DI)(AX*4), Y12
 	VMOVUPS      32(DI)(AX*4), Y13
@@ -3862,61 +3862,3949 @@ k17_tail:
 	ADDQ         $0x04, SI
 	ADDQ         $0x04, R8
 	DECQ         CX
-	JMP          k17_tail
+	JMP          tileAVX2x6_tail
 
-k17_done:
+tileAVX2x6_done:
 	MOVQ   accumulate+64(FP), AX
 	TESTQ  AX, AX
-	JE     avx2x6_store0
+	JE     tileAVX2x6_store0
 	VADDPS (R12), Y0, Y0
 	VADDPS 32(R12), Y1, Y1
 
-avx2x6_store0:
+tileAVX2x6_store0:
 	VMOVUPS Y0, (R12)
 	VMOVUPS Y1, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x6_store1
+	JE      tileAVX2x6_store1
 	VADDPS  (R12), Y2, Y2
 	VADDPS  32(R12), Y3, Y3
 
-avx2x6_store1:
+tileAVX2x6_store1:
 	VMOVUPS Y2, (R12)
 	VMOVUPS Y3, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x6_store2
+	JE      tileAVX2x6_store2
 	VADDPS  (R12), Y4, Y4
 	VADDPS  32(R12), Y5, Y5
 
-avx2x6_store2:
+tileAVX2x6_store2:
 	VMOVUPS Y4, (R12)
 	VMOVUPS Y5, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x6_store3
+	JE      tileAVX2x6_store3
 	VADDPS  (R12), Y6, Y6
 	VADDPS  32(R12), Y7, Y7
 
-avx2x6_store3:
+tileAVX2x6_store3:
 	VMOVUPS Y6, (R12)
 	VMOVUPS Y7, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x6_store4
+	JE      tileAVX2x6_store4
 	VADDPS  (R12), Y8, Y8
 	VADDPS  32(R12), Y9, Y9
 
-avx2x6_store4:
+tileAVX2x6_store4:
 	VMOVUPS Y8, (R12)
 	VMOVUPS Y9, 32(R12)
 	ADDQ    R13, R12
 	TESTQ   AX, AX
-	JE      avx2x6_store5
+	JE      tileAVX2x6_store5
 	VADDPS  (R12), Y10, Y10
 	VADDPS  32(R12), Y11, Y11
 
-avx2x6_store5:
+tileAVX2x6_store5:
+	VMOVUPS Y10, (R12)
+	VMOVUPS Y11, 32(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX512Tx1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·tileAVX512Tx1(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX512Tx1_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	JMP          tileAVX512Tx1_init
+
+tileAVX512Tx1_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+
+tileAVX512Tx1_init:
+tileAVX512Tx1_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX512Tx1_tail
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	ADDQ         DX, SI
+	MOVQ         8(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	ADDQ         DX, SI
+	MOVQ         24(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX512Tx1_block
+
+tileAVX512Tx1_tail:
+	TESTQ        CX, CX
+	JE           tileAVX512Tx1_done
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX512Tx1_tail
+
+tileAVX512Tx1_done:
+	MOVQ     accumulate+64(FP), AX
+	TESTQ    AX, AX
+	JE       tileAVX512Tx1_store0
+	VADDPS.Z (R12), Z0, K1, Z0
+	VADDPS.Z 64(R12), Z1, K2, Z1
+
+tileAVX512Tx1_store0:
+	VMOVUPS Z0, K1, (R12)
+	VMOVUPS Z1, K2, 64(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX512Tx2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·tileAVX512Tx2(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX512Tx2_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	JMP          tileAVX512Tx2_init
+
+tileAVX512Tx2_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+tileAVX512Tx2_init:
+tileAVX512Tx2_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX512Tx2_tail
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	ADDQ         DX, SI
+	MOVQ         8(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	ADDQ         DX, SI
+	MOVQ         24(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX512Tx2_block
+
+tileAVX512Tx2_tail:
+	TESTQ        CX, CX
+	JE           tileAVX512Tx2_done
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX512Tx2_tail
+
+tileAVX512Tx2_done:
+	MOVQ     accumulate+64(FP), AX
+	TESTQ    AX, AX
+	JE       tileAVX512Tx2_store0
+	VADDPS.Z (R12), Z0, K1, Z0
+	VADDPS.Z 64(R12), Z1, K2, Z1
+
+tileAVX512Tx2_store0:
+	VMOVUPS  Z0, K1, (R12)
+	VMOVUPS  Z1, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx2_store1
+	VADDPS.Z (R12), Z2, K1, Z2
+	VADDPS.Z 64(R12), Z3, K2, Z3
+
+tileAVX512Tx2_store1:
+	VMOVUPS Z2, K1, (R12)
+	VMOVUPS Z3, K2, 64(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX512Tx3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·tileAVX512Tx3(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX512Tx3_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	JMP          tileAVX512Tx3_init
+
+tileAVX512Tx3_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+
+tileAVX512Tx3_init:
+tileAVX512Tx3_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX512Tx3_tail
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	ADDQ         DX, SI
+	MOVQ         8(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	ADDQ         DX, SI
+	MOVQ         24(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX512Tx3_block
+
+tileAVX512Tx3_tail:
+	TESTQ        CX, CX
+	JE           tileAVX512Tx3_done
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX512Tx3_tail
+
+tileAVX512Tx3_done:
+	MOVQ     accumulate+64(FP), AX
+	TESTQ    AX, AX
+	JE       tileAVX512Tx3_store0
+	VADDPS.Z (R12), Z0, K1, Z0
+	VADDPS.Z 64(R12), Z1, K2, Z1
+
+tileAVX512Tx3_store0:
+	VMOVUPS  Z0, K1, (R12)
+	VMOVUPS  Z1, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx3_store1
+	VADDPS.Z (R12), Z2, K1, Z2
+	VADDPS.Z 64(R12), Z3, K2, Z3
+
+tileAVX512Tx3_store1:
+	VMOVUPS  Z2, K1, (R12)
+	VMOVUPS  Z3, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx3_store2
+	VADDPS.Z (R12), Z4, K1, Z4
+	VADDPS.Z 64(R12), Z5, K2, Z5
+
+tileAVX512Tx3_store2:
+	VMOVUPS Z4, K1, (R12)
+	VMOVUPS Z5, K2, 64(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX512Tx4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·tileAVX512Tx4(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX512Tx4_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	JMP          tileAVX512Tx4_init
+
+tileAVX512Tx4_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+tileAVX512Tx4_init:
+tileAVX512Tx4_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX512Tx4_tail
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	ADDQ         DX, SI
+	MOVQ         8(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	ADDQ         DX, SI
+	MOVQ         24(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX512Tx4_block
+
+tileAVX512Tx4_tail:
+	TESTQ        CX, CX
+	JE           tileAVX512Tx4_done
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX512Tx4_tail
+
+tileAVX512Tx4_done:
+	MOVQ     accumulate+64(FP), AX
+	TESTQ    AX, AX
+	JE       tileAVX512Tx4_store0
+	VADDPS.Z (R12), Z0, K1, Z0
+	VADDPS.Z 64(R12), Z1, K2, Z1
+
+tileAVX512Tx4_store0:
+	VMOVUPS  Z0, K1, (R12)
+	VMOVUPS  Z1, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx4_store1
+	VADDPS.Z (R12), Z2, K1, Z2
+	VADDPS.Z 64(R12), Z3, K2, Z3
+
+tileAVX512Tx4_store1:
+	VMOVUPS  Z2, K1, (R12)
+	VMOVUPS  Z3, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx4_store2
+	VADDPS.Z (R12), Z4, K1, Z4
+	VADDPS.Z 64(R12), Z5, K2, Z5
+
+tileAVX512Tx4_store2:
+	VMOVUPS  Z4, K1, (R12)
+	VMOVUPS  Z5, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx4_store3
+	VADDPS.Z (R12), Z6, K1, Z6
+	VADDPS.Z 64(R12), Z7, K2, Z7
+
+tileAVX512Tx4_store3:
+	VMOVUPS Z6, K1, (R12)
+	VMOVUPS Z7, K2, 64(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX512Tx5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·tileAVX512Tx5(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX512Tx5_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	JMP          tileAVX512Tx5_init
+
+tileAVX512Tx5_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+
+tileAVX512Tx5_init:
+tileAVX512Tx5_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX512Tx5_tail
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	ADDQ         DX, SI
+	MOVQ         8(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	ADDQ         DX, SI
+	MOVQ         24(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX512Tx5_block
+
+tileAVX512Tx5_tail:
+	TESTQ        CX, CX
+	JE           tileAVX512Tx5_done
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX512Tx5_tail
+
+tileAVX512Tx5_done:
+	MOVQ     accumulate+64(FP), AX
+	TESTQ    AX, AX
+	JE       tileAVX512Tx5_store0
+	VADDPS.Z (R12), Z0, K1, Z0
+	VADDPS.Z 64(R12), Z1, K2, Z1
+
+tileAVX512Tx5_store0:
+	VMOVUPS  Z0, K1, (R12)
+	VMOVUPS  Z1, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx5_store1
+	VADDPS.Z (R12), Z2, K1, Z2
+	VADDPS.Z 64(R12), Z3, K2, Z3
+
+tileAVX512Tx5_store1:
+	VMOVUPS  Z2, K1, (R12)
+	VMOVUPS  Z3, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx5_store2
+	VADDPS.Z (R12), Z4, K1, Z4
+	VADDPS.Z 64(R12), Z5, K2, Z5
+
+tileAVX512Tx5_store2:
+	VMOVUPS  Z4, K1, (R12)
+	VMOVUPS  Z5, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx5_store3
+	VADDPS.Z (R12), Z6, K1, Z6
+	VADDPS.Z 64(R12), Z7, K2, Z7
+
+tileAVX512Tx5_store3:
+	VMOVUPS  Z6, K1, (R12)
+	VMOVUPS  Z7, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx5_store4
+	VADDPS.Z (R12), Z8, K1, Z8
+	VADDPS.Z 64(R12), Z9, K2, Z9
+
+tileAVX512Tx5_store4:
+	VMOVUPS Z8, K1, (R12)
+	VMOVUPS Z9, K2, 64(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX512Tx6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·tileAVX512Tx6(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX512Tx6_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	VBROADCASTSS 20(AX), Z10
+	VMOVAPS      Z10, Z11
+	JMP          tileAVX512Tx6_init
+
+tileAVX512Tx6_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+tileAVX512Tx6_init:
+tileAVX512Tx6_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX512Tx6_tail
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	ADDQ         DX, SI
+	MOVQ         8(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z26, Z29, Z10
+	VFMADD231PS  Z27, Z29, Z11
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	ADDQ         DX, SI
+	MOVQ         24(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z26, Z29, Z10
+	VFMADD231PS  Z27, Z29, Z11
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX512Tx6_block
+
+tileAVX512Tx6_tail:
+	TESTQ        CX, CX
+	JE           tileAVX512Tx6_done
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX512Tx6_tail
+
+tileAVX512Tx6_done:
+	MOVQ     accumulate+64(FP), AX
+	TESTQ    AX, AX
+	JE       tileAVX512Tx6_store0
+	VADDPS.Z (R12), Z0, K1, Z0
+	VADDPS.Z 64(R12), Z1, K2, Z1
+
+tileAVX512Tx6_store0:
+	VMOVUPS  Z0, K1, (R12)
+	VMOVUPS  Z1, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx6_store1
+	VADDPS.Z (R12), Z2, K1, Z2
+	VADDPS.Z 64(R12), Z3, K2, Z3
+
+tileAVX512Tx6_store1:
+	VMOVUPS  Z2, K1, (R12)
+	VMOVUPS  Z3, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx6_store2
+	VADDPS.Z (R12), Z4, K1, Z4
+	VADDPS.Z 64(R12), Z5, K2, Z5
+
+tileAVX512Tx6_store2:
+	VMOVUPS  Z4, K1, (R12)
+	VMOVUPS  Z5, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx6_store3
+	VADDPS.Z (R12), Z6, K1, Z6
+	VADDPS.Z 64(R12), Z7, K2, Z7
+
+tileAVX512Tx6_store3:
+	VMOVUPS  Z6, K1, (R12)
+	VMOVUPS  Z7, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx6_store4
+	VADDPS.Z (R12), Z8, K1, Z8
+	VADDPS.Z 64(R12), Z9, K2, Z9
+
+tileAVX512Tx6_store4:
+	VMOVUPS  Z8, K1, (R12)
+	VMOVUPS  Z9, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx6_store5
+	VADDPS.Z (R12), Z10, K1, Z10
+	VADDPS.Z 64(R12), Z11, K2, Z11
+
+tileAVX512Tx6_store5:
+	VMOVUPS Z10, K1, (R12)
+	VMOVUPS Z11, K2, 64(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX512Tx7(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·tileAVX512Tx7(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX512Tx7_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	VBROADCASTSS 20(AX), Z10
+	VMOVAPS      Z10, Z11
+	VBROADCASTSS 24(AX), Z12
+	VMOVAPS      Z12, Z13
+	JMP          tileAVX512Tx7_init
+
+tileAVX512Tx7_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+
+tileAVX512Tx7_init:
+tileAVX512Tx7_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX512Tx7_tail
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	ADDQ         DX, SI
+	MOVQ         8(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z26, Z29, Z10
+	VFMADD231PS  Z27, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z26, Z30, Z12
+	VFMADD231PS  Z27, Z30, Z13
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	ADDQ         DX, SI
+	MOVQ         24(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z26, Z29, Z10
+	VFMADD231PS  Z27, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z26, Z30, Z12
+	VFMADD231PS  Z27, Z30, Z13
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX512Tx7_block
+
+tileAVX512Tx7_tail:
+	TESTQ        CX, CX
+	JE           tileAVX512Tx7_done
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX512Tx7_tail
+
+tileAVX512Tx7_done:
+	MOVQ     accumulate+64(FP), AX
+	TESTQ    AX, AX
+	JE       tileAVX512Tx7_store0
+	VADDPS.Z (R12), Z0, K1, Z0
+	VADDPS.Z 64(R12), Z1, K2, Z1
+
+tileAVX512Tx7_store0:
+	VMOVUPS  Z0, K1, (R12)
+	VMOVUPS  Z1, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx7_store1
+	VADDPS.Z (R12), Z2, K1, Z2
+	VADDPS.Z 64(R12), Z3, K2, Z3
+
+tileAVX512Tx7_store1:
+	VMOVUPS  Z2, K1, (R12)
+	VMOVUPS  Z3, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx7_store2
+	VADDPS.Z (R12), Z4, K1, Z4
+	VADDPS.Z 64(R12), Z5, K2, Z5
+
+tileAVX512Tx7_store2:
+	VMOVUPS  Z4, K1, (R12)
+	VMOVUPS  Z5, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx7_store3
+	VADDPS.Z (R12), Z6, K1, Z6
+	VADDPS.Z 64(R12), Z7, K2, Z7
+
+tileAVX512Tx7_store3:
+	VMOVUPS  Z6, K1, (R12)
+	VMOVUPS  Z7, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx7_store4
+	VADDPS.Z (R12), Z8, K1, Z8
+	VADDPS.Z 64(R12), Z9, K2, Z9
+
+tileAVX512Tx7_store4:
+	VMOVUPS  Z8, K1, (R12)
+	VMOVUPS  Z9, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx7_store5
+	VADDPS.Z (R12), Z10, K1, Z10
+	VADDPS.Z 64(R12), Z11, K2, Z11
+
+tileAVX512Tx7_store5:
+	VMOVUPS  Z10, K1, (R12)
+	VMOVUPS  Z11, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx7_store6
+	VADDPS.Z (R12), Z12, K1, Z12
+	VADDPS.Z 64(R12), Z13, K2, Z13
+
+tileAVX512Tx7_store6:
+	VMOVUPS Z12, K1, (R12)
+	VMOVUPS Z13, K2, 64(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX512Tx8(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·tileAVX512Tx8(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX512Tx8_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	VBROADCASTSS 20(AX), Z10
+	VMOVAPS      Z10, Z11
+	VBROADCASTSS 24(AX), Z12
+	VMOVAPS      Z12, Z13
+	VBROADCASTSS 28(AX), Z14
+	VMOVAPS      Z14, Z15
+	JMP          tileAVX512Tx8_init
+
+tileAVX512Tx8_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+tileAVX512Tx8_init:
+tileAVX512Tx8_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX512Tx8_tail
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	ADDQ         DX, SI
+	MOVQ         8(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z26, Z29, Z10
+	VFMADD231PS  Z27, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z26, Z30, Z12
+	VFMADD231PS  Z27, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z26, Z31, Z14
+	VFMADD231PS  Z27, Z31, Z15
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	ADDQ         DX, SI
+	MOVQ         24(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z26, Z29, Z10
+	VFMADD231PS  Z27, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z26, Z30, Z12
+	VFMADD231PS  Z27, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z26, Z31, Z14
+	VFMADD231PS  Z27, Z31, Z15
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX512Tx8_block
+
+tileAVX512Tx8_tail:
+	TESTQ        CX, CX
+	JE           tileAVX512Tx8_done
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX512Tx8_tail
+
+tileAVX512Tx8_done:
+	MOVQ     accumulate+64(FP), AX
+	TESTQ    AX, AX
+	JE       tileAVX512Tx8_store0
+	VADDPS.Z (R12), Z0, K1, Z0
+	VADDPS.Z 64(R12), Z1, K2, Z1
+
+tileAVX512Tx8_store0:
+	VMOVUPS  Z0, K1, (R12)
+	VMOVUPS  Z1, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx8_store1
+	VADDPS.Z (R12), Z2, K1, Z2
+	VADDPS.Z 64(R12), Z3, K2, Z3
+
+tileAVX512Tx8_store1:
+	VMOVUPS  Z2, K1, (R12)
+	VMOVUPS  Z3, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx8_store2
+	VADDPS.Z (R12), Z4, K1, Z4
+	VADDPS.Z 64(R12), Z5, K2, Z5
+
+tileAVX512Tx8_store2:
+	VMOVUPS  Z4, K1, (R12)
+	VMOVUPS  Z5, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx8_store3
+	VADDPS.Z (R12), Z6, K1, Z6
+	VADDPS.Z 64(R12), Z7, K2, Z7
+
+tileAVX512Tx8_store3:
+	VMOVUPS  Z6, K1, (R12)
+	VMOVUPS  Z7, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx8_store4
+	VADDPS.Z (R12), Z8, K1, Z8
+	VADDPS.Z 64(R12), Z9, K2, Z9
+
+tileAVX512Tx8_store4:
+	VMOVUPS  Z8, K1, (R12)
+	VMOVUPS  Z9, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx8_store5
+	VADDPS.Z (R12), Z10, K1, Z10
+	VADDPS.Z 64(R12), Z11, K2, Z11
+
+tileAVX512Tx8_store5:
+	VMOVUPS  Z10, K1, (R12)
+	VMOVUPS  Z11, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx8_store6
+	VADDPS.Z (R12), Z12, K1, Z12
+	VADDPS.Z 64(R12), Z13, K2, Z13
+
+tileAVX512Tx8_store6:
+	VMOVUPS  Z12, K1, (R12)
+	VMOVUPS  Z13, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx8_store7
+	VADDPS.Z (R12), Z14, K1, Z14
+	VADDPS.Z 64(R12), Z15, K2, Z15
+
+tileAVX512Tx8_store7:
+	VMOVUPS Z14, K1, (R12)
+	VMOVUPS Z15, K2, 64(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX512Tx9(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·tileAVX512Tx9(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX512Tx9_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	VBROADCASTSS 20(AX), Z10
+	VMOVAPS      Z10, Z11
+	VBROADCASTSS 24(AX), Z12
+	VMOVAPS      Z12, Z13
+	VBROADCASTSS 28(AX), Z14
+	VMOVAPS      Z14, Z15
+	VBROADCASTSS 32(AX), Z16
+	VMOVAPS      Z16, Z17
+	JMP          tileAVX512Tx9_init
+
+tileAVX512Tx9_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+
+tileAVX512Tx9_init:
+tileAVX512Tx9_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX512Tx9_tail
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	ADDQ         DX, SI
+	MOVQ         8(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z26, Z29, Z10
+	VFMADD231PS  Z27, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z26, Z30, Z12
+	VFMADD231PS  Z27, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z26, Z31, Z14
+	VFMADD231PS  Z27, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z26, Z28, Z16
+	VFMADD231PS  Z27, Z28, Z17
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	ADDQ         DX, SI
+	MOVQ         24(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z26, Z29, Z10
+	VFMADD231PS  Z27, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z26, Z30, Z12
+	VFMADD231PS  Z27, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z26, Z31, Z14
+	VFMADD231PS  Z27, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z26, Z28, Z16
+	VFMADD231PS  Z27, Z28, Z17
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX512Tx9_block
+
+tileAVX512Tx9_tail:
+	TESTQ        CX, CX
+	JE           tileAVX512Tx9_done
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX512Tx9_tail
+
+tileAVX512Tx9_done:
+	MOVQ     accumulate+64(FP), AX
+	TESTQ    AX, AX
+	JE       tileAVX512Tx9_store0
+	VADDPS.Z (R12), Z0, K1, Z0
+	VADDPS.Z 64(R12), Z1, K2, Z1
+
+tileAVX512Tx9_store0:
+	VMOVUPS  Z0, K1, (R12)
+	VMOVUPS  Z1, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx9_store1
+	VADDPS.Z (R12), Z2, K1, Z2
+	VADDPS.Z 64(R12), Z3, K2, Z3
+
+tileAVX512Tx9_store1:
+	VMOVUPS  Z2, K1, (R12)
+	VMOVUPS  Z3, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx9_store2
+	VADDPS.Z (R12), Z4, K1, Z4
+	VADDPS.Z 64(R12), Z5, K2, Z5
+
+tileAVX512Tx9_store2:
+	VMOVUPS  Z4, K1, (R12)
+	VMOVUPS  Z5, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx9_store3
+	VADDPS.Z (R12), Z6, K1, Z6
+	VADDPS.Z 64(R12), Z7, K2, Z7
+
+tileAVX512Tx9_store3:
+	VMOVUPS  Z6, K1, (R12)
+	VMOVUPS  Z7, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx9_store4
+	VADDPS.Z (R12), Z8, K1, Z8
+	VADDPS.Z 64(R12), Z9, K2, Z9
+
+tileAVX512Tx9_store4:
+	VMOVUPS  Z8, K1, (R12)
+	VMOVUPS  Z9, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx9_store5
+	VADDPS.Z (R12), Z10, K1, Z10
+	VADDPS.Z 64(R12), Z11, K2, Z11
+
+tileAVX512Tx9_store5:
+	VMOVUPS  Z10, K1, (R12)
+	VMOVUPS  Z11, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx9_store6
+	VADDPS.Z (R12), Z12, K1, Z12
+	VADDPS.Z 64(R12), Z13, K2, Z13
+
+tileAVX512Tx9_store6:
+	VMOVUPS  Z12, K1, (R12)
+	VMOVUPS  Z13, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx9_store7
+	VADDPS.Z (R12), Z14, K1, Z14
+	VADDPS.Z 64(R12), Z15, K2, Z15
+
+tileAVX512Tx9_store7:
+	VMOVUPS  Z14, K1, (R12)
+	VMOVUPS  Z15, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx9_store8
+	VADDPS.Z (R12), Z16, K1, Z16
+	VADDPS.Z 64(R12), Z17, K2, Z17
+
+tileAVX512Tx9_store8:
+	VMOVUPS Z16, K1, (R12)
+	VMOVUPS Z17, K2, 64(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX512Tx10(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·tileAVX512Tx10(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX512Tx10_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	VBROADCASTSS 20(AX), Z10
+	VMOVAPS      Z10, Z11
+	VBROADCASTSS 24(AX), Z12
+	VMOVAPS      Z12, Z13
+	VBROADCASTSS 28(AX), Z14
+	VMOVAPS      Z14, Z15
+	VBROADCASTSS 32(AX), Z16
+	VMOVAPS      Z16, Z17
+	VBROADCASTSS 36(AX), Z18
+	VMOVAPS      Z18, Z19
+	JMP          tileAVX512Tx10_init
+
+tileAVX512Tx10_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+
+tileAVX512Tx10_init:
+tileAVX512Tx10_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX512Tx10_tail
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	ADDQ         DX, SI
+	MOVQ         8(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z26, Z29, Z10
+	VFMADD231PS  Z27, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z26, Z30, Z12
+	VFMADD231PS  Z27, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z26, Z31, Z14
+	VFMADD231PS  Z27, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z26, Z28, Z16
+	VFMADD231PS  Z27, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z26, Z29, Z18
+	VFMADD231PS  Z27, Z29, Z19
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	ADDQ         DX, SI
+	MOVQ         24(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z26, Z29, Z10
+	VFMADD231PS  Z27, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z26, Z30, Z12
+	VFMADD231PS  Z27, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z26, Z31, Z14
+	VFMADD231PS  Z27, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z26, Z28, Z16
+	VFMADD231PS  Z27, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z26, Z29, Z18
+	VFMADD231PS  Z27, Z29, Z19
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX512Tx10_block
+
+tileAVX512Tx10_tail:
+	TESTQ        CX, CX
+	JE           tileAVX512Tx10_done
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX512Tx10_tail
+
+tileAVX512Tx10_done:
+	MOVQ     accumulate+64(FP), AX
+	TESTQ    AX, AX
+	JE       tileAVX512Tx10_store0
+	VADDPS.Z (R12), Z0, K1, Z0
+	VADDPS.Z 64(R12), Z1, K2, Z1
+
+tileAVX512Tx10_store0:
+	VMOVUPS  Z0, K1, (R12)
+	VMOVUPS  Z1, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx10_store1
+	VADDPS.Z (R12), Z2, K1, Z2
+	VADDPS.Z 64(R12), Z3, K2, Z3
+
+tileAVX512Tx10_store1:
+	VMOVUPS  Z2, K1, (R12)
+	VMOVUPS  Z3, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx10_store2
+	VADDPS.Z (R12), Z4, K1, Z4
+	VADDPS.Z 64(R12), Z5, K2, Z5
+
+tileAVX512Tx10_store2:
+	VMOVUPS  Z4, K1, (R12)
+	VMOVUPS  Z5, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx10_store3
+	VADDPS.Z (R12), Z6, K1, Z6
+	VADDPS.Z 64(R12), Z7, K2, Z7
+
+tileAVX512Tx10_store3:
+	VMOVUPS  Z6, K1, (R12)
+	VMOVUPS  Z7, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx10_store4
+	VADDPS.Z (R12), Z8, K1, Z8
+	VADDPS.Z 64(R12), Z9, K2, Z9
+
+tileAVX512Tx10_store4:
+	VMOVUPS  Z8, K1, (R12)
+	VMOVUPS  Z9, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx10_store5
+	VADDPS.Z (R12), Z10, K1, Z10
+	VADDPS.Z 64(R12), Z11, K2, Z11
+
+tileAVX512Tx10_store5:
+	VMOVUPS  Z10, K1, (R12)
+	VMOVUPS  Z11, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx10_store6
+	VADDPS.Z (R12), Z12, K1, Z12
+	VADDPS.Z 64(R12), Z13, K2, Z13
+
+tileAVX512Tx10_store6:
+	VMOVUPS  Z12, K1, (R12)
+	VMOVUPS  Z13, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx10_store7
+	VADDPS.Z (R12), Z14, K1, Z14
+	VADDPS.Z 64(R12), Z15, K2, Z15
+
+tileAVX512Tx10_store7:
+	VMOVUPS  Z14, K1, (R12)
+	VMOVUPS  Z15, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx10_store8
+	VADDPS.Z (R12), Z16, K1, Z16
+	VADDPS.Z 64(R12), Z17, K2, Z17
+
+tileAVX512Tx10_store8:
+	VMOVUPS  Z16, K1, (R12)
+	VMOVUPS  Z17, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx10_store9
+	VADDPS.Z (R12), Z18, K1, Z18
+	VADDPS.Z 64(R12), Z19, K2, Z19
+
+tileAVX512Tx10_store9:
+	VMOVUPS Z18, K1, (R12)
+	VMOVUPS Z19, K2, 64(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX512Tx11(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·tileAVX512Tx11(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX512Tx11_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	VBROADCASTSS 20(AX), Z10
+	VMOVAPS      Z10, Z11
+	VBROADCASTSS 24(AX), Z12
+	VMOVAPS      Z12, Z13
+	VBROADCASTSS 28(AX), Z14
+	VMOVAPS      Z14, Z15
+	VBROADCASTSS 32(AX), Z16
+	VMOVAPS      Z16, Z17
+	VBROADCASTSS 36(AX), Z18
+	VMOVAPS      Z18, Z19
+	VBROADCASTSS 40(AX), Z20
+	VMOVAPS      Z20, Z21
+	JMP          tileAVX512Tx11_init
+
+tileAVX512Tx11_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+
+tileAVX512Tx11_init:
+tileAVX512Tx11_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX512Tx11_tail
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	VBROADCASTSS 40(SI), Z30
+	VFMADD231PS  Z24, Z30, Z20
+	VFMADD231PS  Z25, Z30, Z21
+	ADDQ         DX, SI
+	MOVQ         8(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z26, Z29, Z10
+	VFMADD231PS  Z27, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z26, Z30, Z12
+	VFMADD231PS  Z27, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z26, Z31, Z14
+	VFMADD231PS  Z27, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z26, Z28, Z16
+	VFMADD231PS  Z27, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z26, Z29, Z18
+	VFMADD231PS  Z27, Z29, Z19
+	VBROADCASTSS 40(SI), Z30
+	VFMADD231PS  Z26, Z30, Z20
+	VFMADD231PS  Z27, Z30, Z21
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	VBROADCASTSS 40(SI), Z30
+	VFMADD231PS  Z24, Z30, Z20
+	VFMADD231PS  Z25, Z30, Z21
+	ADDQ         DX, SI
+	MOVQ         24(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z26, Z29, Z10
+	VFMADD231PS  Z27, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z26, Z30, Z12
+	VFMADD231PS  Z27, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z26, Z31, Z14
+	VFMADD231PS  Z27, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z26, Z28, Z16
+	VFMADD231PS  Z27, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z26, Z29, Z18
+	VFMADD231PS  Z27, Z29, Z19
+	VBROADCASTSS 40(SI), Z30
+	VFMADD231PS  Z26, Z30, Z20
+	VFMADD231PS  Z27, Z30, Z21
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX512Tx11_block
+
+tileAVX512Tx11_tail:
+	TESTQ        CX, CX
+	JE           tileAVX512Tx11_done
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	VBROADCASTSS 40(SI), Z30
+	VFMADD231PS  Z24, Z30, Z20
+	VFMADD231PS  Z25, Z30, Z21
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX512Tx11_tail
+
+tileAVX512Tx11_done:
+	MOVQ     accumulate+64(FP), AX
+	TESTQ    AX, AX
+	JE       tileAVX512Tx11_store0
+	VADDPS.Z (R12), Z0, K1, Z0
+	VADDPS.Z 64(R12), Z1, K2, Z1
+
+tileAVX512Tx11_store0:
+	VMOVUPS  Z0, K1, (R12)
+	VMOVUPS  Z1, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx11_store1
+	VADDPS.Z (R12), Z2, K1, Z2
+	VADDPS.Z 64(R12), Z3, K2, Z3
+
+tileAVX512Tx11_store1:
+	VMOVUPS  Z2, K1, (R12)
+	VMOVUPS  Z3, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx11_store2
+	VADDPS.Z (R12), Z4, K1, Z4
+	VADDPS.Z 64(R12), Z5, K2, Z5
+
+tileAVX512Tx11_store2:
+	VMOVUPS  Z4, K1, (R12)
+	VMOVUPS  Z5, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx11_store3
+	VADDPS.Z (R12), Z6, K1, Z6
+	VADDPS.Z 64(R12), Z7, K2, Z7
+
+tileAVX512Tx11_store3:
+	VMOVUPS  Z6, K1, (R12)
+	VMOVUPS  Z7, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx11_store4
+	VADDPS.Z (R12), Z8, K1, Z8
+	VADDPS.Z 64(R12), Z9, K2, Z9
+
+tileAVX512Tx11_store4:
+	VMOVUPS  Z8, K1, (R12)
+	VMOVUPS  Z9, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx11_store5
+	VADDPS.Z (R12), Z10, K1, Z10
+	VADDPS.Z 64(R12), Z11, K2, Z11
+
+tileAVX512Tx11_store5:
+	VMOVUPS  Z10, K1, (R12)
+	VMOVUPS  Z11, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx11_store6
+	VADDPS.Z (R12), Z12, K1, Z12
+	VADDPS.Z 64(R12), Z13, K2, Z13
+
+tileAVX512Tx11_store6:
+	VMOVUPS  Z12, K1, (R12)
+	VMOVUPS  Z13, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx11_store7
+	VADDPS.Z (R12), Z14, K1, Z14
+	VADDPS.Z 64(R12), Z15, K2, Z15
+
+tileAVX512Tx11_store7:
+	VMOVUPS  Z14, K1, (R12)
+	VMOVUPS  Z15, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx11_store8
+	VADDPS.Z (R12), Z16, K1, Z16
+	VADDPS.Z 64(R12), Z17, K2, Z17
+
+tileAVX512Tx11_store8:
+	VMOVUPS  Z16, K1, (R12)
+	VMOVUPS  Z17, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx11_store9
+	VADDPS.Z (R12), Z18, K1, Z18
+	VADDPS.Z 64(R12), Z19, K2, Z19
+
+tileAVX512Tx11_store9:
+	VMOVUPS  Z18, K1, (R12)
+	VMOVUPS  Z19, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx11_store10
+	VADDPS.Z (R12), Z20, K1, Z20
+	VADDPS.Z 64(R12), Z21, K2, Z21
+
+tileAVX512Tx11_store10:
+	VMOVUPS Z20, K1, (R12)
+	VMOVUPS Z21, K2, 64(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX512Tx12(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·tileAVX512Tx12(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         cols+56(FP), AX
+	MOVQ         $0x00000001, R11
+	SHLXQ        AX, R11, R11
+	DECQ         R11
+	KMOVD        R11, K1
+	KSHIFTRD     $0x10, K1, K2
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX512Tx12_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(AX), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(AX), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(AX), Z6
+	VMOVAPS      Z6, Z7
+	VBROADCASTSS 16(AX), Z8
+	VMOVAPS      Z8, Z9
+	VBROADCASTSS 20(AX), Z10
+	VMOVAPS      Z10, Z11
+	VBROADCASTSS 24(AX), Z12
+	VMOVAPS      Z12, Z13
+	VBROADCASTSS 28(AX), Z14
+	VMOVAPS      Z14, Z15
+	VBROADCASTSS 32(AX), Z16
+	VMOVAPS      Z16, Z17
+	VBROADCASTSS 36(AX), Z18
+	VMOVAPS      Z18, Z19
+	VBROADCASTSS 40(AX), Z20
+	VMOVAPS      Z20, Z21
+	VBROADCASTSS 44(AX), Z22
+	VMOVAPS      Z22, Z23
+	JMP          tileAVX512Tx12_init
+
+tileAVX512Tx12_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+tileAVX512Tx12_init:
+tileAVX512Tx12_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX512Tx12_tail
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	VBROADCASTSS 40(SI), Z30
+	VFMADD231PS  Z24, Z30, Z20
+	VFMADD231PS  Z25, Z30, Z21
+	VBROADCASTSS 44(SI), Z31
+	VFMADD231PS  Z24, Z31, Z22
+	VFMADD231PS  Z25, Z31, Z23
+	ADDQ         DX, SI
+	MOVQ         8(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z26, Z29, Z10
+	VFMADD231PS  Z27, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z26, Z30, Z12
+	VFMADD231PS  Z27, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z26, Z31, Z14
+	VFMADD231PS  Z27, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z26, Z28, Z16
+	VFMADD231PS  Z27, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z26, Z29, Z18
+	VFMADD231PS  Z27, Z29, Z19
+	VBROADCASTSS 40(SI), Z30
+	VFMADD231PS  Z26, Z30, Z20
+	VFMADD231PS  Z27, Z30, Z21
+	VBROADCASTSS 44(SI), Z31
+	VFMADD231PS  Z26, Z31, Z22
+	VFMADD231PS  Z27, Z31, Z23
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	VBROADCASTSS 40(SI), Z30
+	VFMADD231PS  Z24, Z30, Z20
+	VFMADD231PS  Z25, Z30, Z21
+	VBROADCASTSS 44(SI), Z31
+	VFMADD231PS  Z24, Z31, Z22
+	VFMADD231PS  Z25, Z31, Z23
+	ADDQ         DX, SI
+	MOVQ         24(BX), R11
+	VMOVUPS.Z    (DI)(R11*4), K1, Z26
+	VMOVUPS.Z    64(DI)(R11*4), K2, Z27
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z26, Z28, Z0
+	VFMADD231PS  Z27, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z26, Z29, Z2
+	VFMADD231PS  Z27, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z26, Z30, Z4
+	VFMADD231PS  Z27, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z26, Z31, Z6
+	VFMADD231PS  Z27, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z26, Z28, Z8
+	VFMADD231PS  Z27, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z26, Z29, Z10
+	VFMADD231PS  Z27, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z26, Z30, Z12
+	VFMADD231PS  Z27, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z26, Z31, Z14
+	VFMADD231PS  Z27, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z26, Z28, Z16
+	VFMADD231PS  Z27, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z26, Z29, Z18
+	VFMADD231PS  Z27, Z29, Z19
+	VBROADCASTSS 40(SI), Z30
+	VFMADD231PS  Z26, Z30, Z20
+	VFMADD231PS  Z27, Z30, Z21
+	VBROADCASTSS 44(SI), Z31
+	VFMADD231PS  Z26, Z31, Z22
+	VFMADD231PS  Z27, Z31, Z23
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX512Tx12_block
+
+tileAVX512Tx12_tail:
+	TESTQ        CX, CX
+	JE           tileAVX512Tx12_done
+	MOVQ         (BX), AX
+	VMOVUPS.Z    (DI)(AX*4), K1, Z24
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z25
+	VBROADCASTSS (SI), Z28
+	VFMADD231PS  Z24, Z28, Z0
+	VFMADD231PS  Z25, Z28, Z1
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS  Z24, Z29, Z2
+	VFMADD231PS  Z25, Z29, Z3
+	VBROADCASTSS 8(SI), Z30
+	VFMADD231PS  Z24, Z30, Z4
+	VFMADD231PS  Z25, Z30, Z5
+	VBROADCASTSS 12(SI), Z31
+	VFMADD231PS  Z24, Z31, Z6
+	VFMADD231PS  Z25, Z31, Z7
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS  Z24, Z28, Z8
+	VFMADD231PS  Z25, Z28, Z9
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS  Z24, Z29, Z10
+	VFMADD231PS  Z25, Z29, Z11
+	VBROADCASTSS 24(SI), Z30
+	VFMADD231PS  Z24, Z30, Z12
+	VFMADD231PS  Z25, Z30, Z13
+	VBROADCASTSS 28(SI), Z31
+	VFMADD231PS  Z24, Z31, Z14
+	VFMADD231PS  Z25, Z31, Z15
+	VBROADCASTSS 32(SI), Z28
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	VBROADCASTSS 40(SI), Z30
+	VFMADD231PS  Z24, Z30, Z20
+	VFMADD231PS  Z25, Z30, Z21
+	VBROADCASTSS 44(SI), Z31
+	VFMADD231PS  Z24, Z31, Z22
+	VFMADD231PS  Z25, Z31, Z23
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX512Tx12_tail
+
+tileAVX512Tx12_done:
+	MOVQ     accumulate+64(FP), AX
+	TESTQ    AX, AX
+	JE       tileAVX512Tx12_store0
+	VADDPS.Z (R12), Z0, K1, Z0
+	VADDPS.Z 64(R12), Z1, K2, Z1
+
+tileAVX512Tx12_store0:
+	VMOVUPS  Z0, K1, (R12)
+	VMOVUPS  Z1, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx12_store1
+	VADDPS.Z (R12), Z2, K1, Z2
+	VADDPS.Z 64(R12), Z3, K2, Z3
+
+tileAVX512Tx12_store1:
+	VMOVUPS  Z2, K1, (R12)
+	VMOVUPS  Z3, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx12_store2
+	VADDPS.Z (R12), Z4, K1, Z4
+	VADDPS.Z 64(R12), Z5, K2, Z5
+
+tileAVX512Tx12_store2:
+	VMOVUPS  Z4, K1, (R12)
+	VMOVUPS  Z5, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx12_store3
+	VADDPS.Z (R12), Z6, K1, Z6
+	VADDPS.Z 64(R12), Z7, K2, Z7
+
+tileAVX512Tx12_store3:
+	VMOVUPS  Z6, K1, (R12)
+	VMOVUPS  Z7, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx12_store4
+	VADDPS.Z (R12), Z8, K1, Z8
+	VADDPS.Z 64(R12), Z9, K2, Z9
+
+tileAVX512Tx12_store4:
+	VMOVUPS  Z8, K1, (R12)
+	VMOVUPS  Z9, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx12_store5
+	VADDPS.Z (R12), Z10, K1, Z10
+	VADDPS.Z 64(R12), Z11, K2, Z11
+
+tileAVX512Tx12_store5:
+	VMOVUPS  Z10, K1, (R12)
+	VMOVUPS  Z11, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx12_store6
+	VADDPS.Z (R12), Z12, K1, Z12
+	VADDPS.Z 64(R12), Z13, K2, Z13
+
+tileAVX512Tx12_store6:
+	VMOVUPS  Z12, K1, (R12)
+	VMOVUPS  Z13, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx12_store7
+	VADDPS.Z (R12), Z14, K1, Z14
+	VADDPS.Z 64(R12), Z15, K2, Z15
+
+tileAVX512Tx12_store7:
+	VMOVUPS  Z14, K1, (R12)
+	VMOVUPS  Z15, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx12_store8
+	VADDPS.Z (R12), Z16, K1, Z16
+	VADDPS.Z 64(R12), Z17, K2, Z17
+
+tileAVX512Tx12_store8:
+	VMOVUPS  Z16, K1, (R12)
+	VMOVUPS  Z17, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx12_store9
+	VADDPS.Z (R12), Z18, K1, Z18
+	VADDPS.Z 64(R12), Z19, K2, Z19
+
+tileAVX512Tx12_store9:
+	VMOVUPS  Z18, K1, (R12)
+	VMOVUPS  Z19, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx12_store10
+	VADDPS.Z (R12), Z20, K1, Z20
+	VADDPS.Z 64(R12), Z21, K2, Z21
+
+tileAVX512Tx12_store10:
+	VMOVUPS  Z20, K1, (R12)
+	VMOVUPS  Z21, K2, 64(R12)
+	ADDQ     R13, R12
+	TESTQ    AX, AX
+	JE       tileAVX512Tx12_store11
+	VADDPS.Z (R12), Z22, K1, Z22
+	VADDPS.Z 64(R12), Z23, K2, Z23
+
+tileAVX512Tx12_store11:
+	VMOVUPS Z22, K1, (R12)
+	VMOVUPS Z23, K2, 64(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX2Tx1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, FMA3
+TEXT ·tileAVX2Tx1(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX2Tx1_zero
+	VBROADCASTSS (AX), Y0
+	VMOVAPS      Y0, Y1
+	JMP          tileAVX2Tx1_init
+
+tileAVX2Tx1_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+tileAVX2Tx1_init:
+tileAVX2Tx1_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX2Tx1_tail
+	MOVQ         (BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	ADDQ         DX, SI
+	MOVQ         8(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	ADDQ         DX, SI
+	MOVQ         24(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX2Tx1_block
+
+tileAVX2Tx1_tail:
+	TESTQ        CX, CX
+	JE           tileAVX2Tx1_done
+	MOVQ         (BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX2Tx1_tail
+
+tileAVX2Tx1_done:
+	MOVQ   accumulate+64(FP), AX
+	TESTQ  AX, AX
+	JE     tileAVX2Tx1_store0
+	VADDPS (R12), Y0, Y0
+	VADDPS 32(R12), Y1, Y1
+
+tileAVX2Tx1_store0:
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y1, 32(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX2Tx2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, FMA3
+TEXT ·tileAVX2Tx2(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX2Tx2_zero
+	VBROADCASTSS (AX), Y0
+	VMOVAPS      Y0, Y1
+	VBROADCASTSS 4(AX), Y2
+	VMOVAPS      Y2, Y3
+	JMP          tileAVX2Tx2_init
+
+tileAVX2Tx2_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+tileAVX2Tx2_init:
+tileAVX2Tx2_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX2Tx2_tail
+	MOVQ         (BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	ADDQ         DX, SI
+	MOVQ         8(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	ADDQ         DX, SI
+	MOVQ         24(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX2Tx2_block
+
+tileAVX2Tx2_tail:
+	TESTQ        CX, CX
+	JE           tileAVX2Tx2_done
+	MOVQ         (BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX2Tx2_tail
+
+tileAVX2Tx2_done:
+	MOVQ   accumulate+64(FP), AX
+	TESTQ  AX, AX
+	JE     tileAVX2Tx2_store0
+	VADDPS (R12), Y0, Y0
+	VADDPS 32(R12), Y1, Y1
+
+tileAVX2Tx2_store0:
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y1, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx2_store1
+	VADDPS  (R12), Y2, Y2
+	VADDPS  32(R12), Y3, Y3
+
+tileAVX2Tx2_store1:
+	VMOVUPS Y2, (R12)
+	VMOVUPS Y3, 32(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX2Tx3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, FMA3
+TEXT ·tileAVX2Tx3(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX2Tx3_zero
+	VBROADCASTSS (AX), Y0
+	VMOVAPS      Y0, Y1
+	VBROADCASTSS 4(AX), Y2
+	VMOVAPS      Y2, Y3
+	VBROADCASTSS 8(AX), Y4
+	VMOVAPS      Y4, Y5
+	JMP          tileAVX2Tx3_init
+
+tileAVX2Tx3_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+
+tileAVX2Tx3_init:
+tileAVX2Tx3_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX2Tx3_tail
+	MOVQ         (BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	ADDQ         DX, SI
+	MOVQ         8(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	ADDQ         DX, SI
+	MOVQ         24(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX2Tx3_block
+
+tileAVX2Tx3_tail:
+	TESTQ        CX, CX
+	JE           tileAVX2Tx3_done
+	MOVQ         (BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX2Tx3_tail
+
+tileAVX2Tx3_done:
+	MOVQ   accumulate+64(FP), AX
+	TESTQ  AX, AX
+	JE     tileAVX2Tx3_store0
+	VADDPS (R12), Y0, Y0
+	VADDPS 32(R12), Y1, Y1
+
+tileAVX2Tx3_store0:
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y1, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx3_store1
+	VADDPS  (R12), Y2, Y2
+	VADDPS  32(R12), Y3, Y3
+
+tileAVX2Tx3_store1:
+	VMOVUPS Y2, (R12)
+	VMOVUPS Y3, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx3_store2
+	VADDPS  (R12), Y4, Y4
+	VADDPS  32(R12), Y5, Y5
+
+tileAVX2Tx3_store2:
+	VMOVUPS Y4, (R12)
+	VMOVUPS Y5, 32(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX2Tx4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, FMA3
+TEXT ·tileAVX2Tx4(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX2Tx4_zero
+	VBROADCASTSS (AX), Y0
+	VMOVAPS      Y0, Y1
+	VBROADCASTSS 4(AX), Y2
+	VMOVAPS      Y2, Y3
+	VBROADCASTSS 8(AX), Y4
+	VMOVAPS      Y4, Y5
+	VBROADCASTSS 12(AX), Y6
+	VMOVAPS      Y6, Y7
+	JMP          tileAVX2Tx4_init
+
+tileAVX2Tx4_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+tileAVX2Tx4_init:
+tileAVX2Tx4_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX2Tx4_tail
+	MOVQ         (BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	ADDQ         DX, SI
+	MOVQ         8(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	ADDQ         DX, SI
+	MOVQ         24(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX2Tx4_block
+
+tileAVX2Tx4_tail:
+	TESTQ        CX, CX
+	JE           tileAVX2Tx4_done
+	MOVQ         (BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX2Tx4_tail
+
+tileAVX2Tx4_done:
+	MOVQ   accumulate+64(FP), AX
+	TESTQ  AX, AX
+	JE     tileAVX2Tx4_store0
+	VADDPS (R12), Y0, Y0
+	VADDPS 32(R12), Y1, Y1
+
+tileAVX2Tx4_store0:
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y1, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx4_store1
+	VADDPS  (R12), Y2, Y2
+	VADDPS  32(R12), Y3, Y3
+
+tileAVX2Tx4_store1:
+	VMOVUPS Y2, (R12)
+	VMOVUPS Y3, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx4_store2
+	VADDPS  (R12), Y4, Y4
+	VADDPS  32(R12), Y5, Y5
+
+tileAVX2Tx4_store2:
+	VMOVUPS Y4, (R12)
+	VMOVUPS Y5, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx4_store3
+	VADDPS  (R12), Y6, Y6
+	VADDPS  32(R12), Y7, Y7
+
+tileAVX2Tx4_store3:
+	VMOVUPS Y6, (R12)
+	VMOVUPS Y7, 32(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX2Tx5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, FMA3
+TEXT ·tileAVX2Tx5(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX2Tx5_zero
+	VBROADCASTSS (AX), Y0
+	VMOVAPS      Y0, Y1
+	VBROADCASTSS 4(AX), Y2
+	VMOVAPS      Y2, Y3
+	VBROADCASTSS 8(AX), Y4
+	VMOVAPS      Y4, Y5
+	VBROADCASTSS 12(AX), Y6
+	VMOVAPS      Y6, Y7
+	VBROADCASTSS 16(AX), Y8
+	VMOVAPS      Y8, Y9
+	JMP          tileAVX2Tx5_init
+
+tileAVX2Tx5_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+
+tileAVX2Tx5_init:
+tileAVX2Tx5_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX2Tx5_tail
+	MOVQ         (BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	ADDQ         DX, SI
+	MOVQ         8(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	ADDQ         DX, SI
+	MOVQ         24(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX2Tx5_block
+
+tileAVX2Tx5_tail:
+	TESTQ        CX, CX
+	JE           tileAVX2Tx5_done
+	MOVQ         (BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX2Tx5_tail
+
+tileAVX2Tx5_done:
+	MOVQ   accumulate+64(FP), AX
+	TESTQ  AX, AX
+	JE     tileAVX2Tx5_store0
+	VADDPS (R12), Y0, Y0
+	VADDPS 32(R12), Y1, Y1
+
+tileAVX2Tx5_store0:
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y1, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx5_store1
+	VADDPS  (R12), Y2, Y2
+	VADDPS  32(R12), Y3, Y3
+
+tileAVX2Tx5_store1:
+	VMOVUPS Y2, (R12)
+	VMOVUPS Y3, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx5_store2
+	VADDPS  (R12), Y4, Y4
+	VADDPS  32(R12), Y5, Y5
+
+tileAVX2Tx5_store2:
+	VMOVUPS Y4, (R12)
+	VMOVUPS Y5, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx5_store3
+	VADDPS  (R12), Y6, Y6
+	VADDPS  32(R12), Y7, Y7
+
+tileAVX2Tx5_store3:
+	VMOVUPS Y6, (R12)
+	VMOVUPS Y7, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx5_store4
+	VADDPS  (R12), Y8, Y8
+	VADDPS  32(R12), Y9, Y9
+
+tileAVX2Tx5_store4:
+	VMOVUPS Y8, (R12)
+	VMOVUPS Y9, 32(R12)
+	VZEROUPPER
+	RET
+
+// func tileAVX2Tx6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// Requires: AVX, FMA3
+TEXT ·tileAVX2Tx6(SB), NOSPLIT, $0-80
+	MOVQ         k+0(FP), CX
+	MOVQ         lda+16(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         a+8(FP), SI
+	MOVQ         b+24(FP), DI
+	MOVQ         offs+32(FP), BX
+	MOVQ         c+40(FP), R12
+	MOVQ         ldc+48(FP), R13
+	SHLQ         $0x02, R13
+	MOVQ         bias+72(FP), AX
+	TESTQ        AX, AX
+	JE           tileAVX2Tx6_zero
+	VBROADCASTSS (AX), Y0
+	VMOVAPS      Y0, Y1
+	VBROADCASTSS 4(AX), Y2
+	VMOVAPS      Y2, Y3
+	VBROADCASTSS 8(AX), Y4
+	VMOVAPS      Y4, Y5
+	VBROADCASTSS 12(AX), Y6
+	VMOVAPS      Y6, Y7
+	VBROADCASTSS 16(AX), Y8
+	VMOVAPS      Y8, Y9
+	VBROADCASTSS 20(AX), Y10
+	VMOVAPS      Y10, Y11
+	JMP          tileAVX2Tx6_init
+
+tileAVX2Tx6_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+tileAVX2Tx6_init:
+tileAVX2Tx6_block:
+	CMPQ         CX, $0x04
+	JL           tileAVX2Tx6_tail
+	MOVQ         (BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         DX, SI
+	MOVQ         8(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         DX, SI
+	MOVQ         16(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         DX, SI
+	MOVQ         24(BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         DX, SI
+	ADDQ         $0x20, BX
+	SUBQ         $0x04, CX
+	JMP          tileAVX2Tx6_block
+
+tileAVX2Tx6_tail:
+	TESTQ        CX, CX
+	JE           tileAVX2Tx6_done
+	MOVQ         (BX), AX
+	VMOVUPS      (DI)(AX*4), Y12
+	VMOVUPS      32(DI)(AX*4), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         DX, SI
+	ADDQ         $0x08, BX
+	DECQ         CX
+	JMP          tileAVX2Tx6_tail
+
+tileAVX2Tx6_done:
+	MOVQ   accumulate+64(FP), AX
+	TESTQ  AX, AX
+	JE     tileAVX2Tx6_store0
+	VADDPS (R12), Y0, Y0
+	VADDPS 32(R12), Y1, Y1
+
+tileAVX2Tx6_store0:
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y1, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx6_store1
+	VADDPS  (R12), Y2, Y2
+	VADDPS  32(R12), Y3, Y3
+
+tileAVX2Tx6_store1:
+	VMOVUPS Y2, (R12)
+	VMOVUPS Y3, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx6_store2
+	VADDPS  (R12), Y4, Y4
+	VADDPS  32(R12), Y5, Y5
+
+tileAVX2Tx6_store2:
+	VMOVUPS Y4, (R12)
+	VMOVUPS Y5, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx6_store3
+	VADDPS  (R12), Y6, Y6
+	VADDPS  32(R12), Y7, Y7
+
+tileAVX2Tx6_store3:
+	VMOVUPS Y6, (R12)
+	VMOVUPS Y7, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx6_store4
+	VADDPS  (R12), Y8, Y8
+	VADDPS  32(R12), Y9, Y9
+
+tileAVX2Tx6_store4:
+	VMOVUPS Y8, (R12)
+	VMOVUPS Y9, 32(R12)
+	ADDQ    R13, R12
+	TESTQ   AX, AX
+	JE      tileAVX2Tx6_store5
+	VADDPS  (R12), Y10, Y10
+	VADDPS  32(R12), Y11, Y11
+
+tileAVX2Tx6_store5:
 	VMOVUPS Y10, (R12)
 	VMOVUPS Y11, 32(R12)
 	VZEROUPPER

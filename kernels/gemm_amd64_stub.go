@@ -58,6 +58,60 @@ func tileAVX2x5(k int, a *float32, lda int, b *float32, offs *int, c *float32, l
 // tileAVX2x6 computes a 6x16 tile with AVX2 and FMA; cols must be 16.
 func tileAVX2x6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
+// tileAVX512Tx1 computes a 1x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
+func tileAVX512Tx1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX512Tx2 computes a 2x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
+func tileAVX512Tx2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX512Tx3 computes a 3x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
+func tileAVX512Tx3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX512Tx4 computes a 4x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
+func tileAVX512Tx4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX512Tx5 computes a 5x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
+func tileAVX512Tx5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX512Tx6 computes a 6x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
+func tileAVX512Tx6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX512Tx7 computes a 7x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
+func tileAVX512Tx7(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX512Tx8 computes a 8x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
+func tileAVX512Tx8(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX512Tx9 computes a 9x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
+func tileAVX512Tx9(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX512Tx10 computes a 10x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
+func tileAVX512Tx10(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX512Tx11 computes a 11x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
+func tileAVX512Tx11(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX512Tx12 computes a 12x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
+func tileAVX512Tx12(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX2Tx1 computes a 1x16 tile with AVX2 and FMA from column-major A; cols must be 16.
+func tileAVX2Tx1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX2Tx2 computes a 2x16 tile with AVX2 and FMA from column-major A; cols must be 16.
+func tileAVX2Tx2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX2Tx3 computes a 3x16 tile with AVX2 and FMA from column-major A; cols must be 16.
+func tileAVX2Tx3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX2Tx4 computes a 4x16 tile with AVX2 and FMA from column-major A; cols must be 16.
+func tileAVX2Tx4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX2Tx5 computes a 5x16 tile with AVX2 and FMA from column-major A; cols must be 16.
+func tileAVX2Tx5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
+// tileAVX2Tx6 computes a 6x16 tile with AVX2 and FMA from column-major A; cols must be 16.
+func tileAVX2Tx6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+
 // rowAVX512 computes c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for j < n with AVX-512 (nil bias: 0).
 func rowAVX512(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)
 

@@ -25,22 +25,21 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleMatrix(m, n, beta, c, ldc)
 	}
 
-	// A operand: row-major m×k, alpha folded in when needed.
+	// A operand, read in place in either orientation; alpha is folded into
+	// a scaled copy when it is not 1.
 	aOp, ldaOp := a, lda
-	if transA || alpha != 1 {
-		buf := getFloats(m * k)
-		defer putFloats(buf)
-		aOp, ldaOp = *buf, k
+	if alpha != 1 {
+		rows, cols := m, k
 		if transA {
-			transpose(k, m, a, lda, aOp, k)
-		} else {
-			for i := range m {
-				copy(aOp[i*k:(i+1)*k], a[i*lda:i*lda+k])
-			}
+			rows, cols = k, m
 		}
-		if alpha != 1 {
-			for i := range aOp {
-				aOp[i] *= alpha
+		buf := getFloats(rows * cols)
+		defer putFloats(buf)
+		aOp, ldaOp = *buf, cols
+		for i := range rows {
+			dst := aOp[i*cols : (i+1)*cols]
+			for j, v := range a[i*lda : i*lda+cols] {
+				dst[j] = alpha * v
 			}
 		}
 	}
@@ -61,7 +60,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 
 	workers := threads(2 * m * n * k)
-	if m == 1 {
+	if m == 1 && !transA {
 		// One output row: split its columns across workers.
 		chunk := ceilDiv(ceilDiv(n, workers), 64) * 64
 		parallelFor(workers, ceilDiv(n, chunk), func(t int) {
@@ -70,7 +69,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		})
 		return
 	}
-	gemmOffsets(m, n, k, aOp, ldaOp, bOp, offs, c, ldc, accumulate, nil, workers)
+	gemmOffsets(m, n, k, aOp, ldaOp, transA, bOp, offs, c, ldc, accumulate, nil, workers)
 }
 
 // scaleMatrix sets C = beta·C for an m×n matrix (C = 0 when beta is 0).

@@ -6,9 +6,10 @@
 //	C[i][j] (+)= bias[i] + Σ_p A[i*lda + p] · B[offs[p] + j]   for i < rows, j < cols, p < k
 //
 // where a nil bias counts as zeros.
-// A is read in place (row-major, lda elements apart), B through a table of
-// row offsets, so plain matrices (offs[p] = p*ldb) and shifted views of a
-// padded image (implicit im2col) share one kernel.
+// A is read in place: row-major with rows lda elements apart, or, for the
+// "T" kernels, column-major (A[i][p] at a[p*lda + i]). B is read through a
+// table of row offsets, so plain matrices (offs[p] = p*ldb) and shifted
+// views of a padded image (implicit im2col) share one kernel.
 package main
 
 import (
@@ -33,36 +34,42 @@ const (
 
 func main() {
 	ConstraintExpr("amd64,!purego")
-	for r := 1; r <= avx512Rows; r++ {
-		avx512Kernel(r)
-	}
-	for r := 1; r <= avx2Rows; r++ {
-		avx2Kernel(r)
+	for _, trans := range []bool{false, true} {
+		for r := 1; r <= avx512Rows; r++ {
+			avx512Kernel(r, trans)
+		}
+		for r := 1; r <= avx2Rows; r++ {
+			avx2Kernel(r, trans)
+		}
 	}
 	rowAVX512()
 	rowAVX2()
 	Generate()
 }
 
-// rowAddr returns the address of A[row][0] given base registers that point
-// at rows 0, 3, 6, 9 and lda in bytes held in ldaReg.
-func rowAddr(bases []Register, ldaReg Register, row, disp int) Mem {
-	m := Mem{Base: bases[row/3], Disp: disp}
+// aAddr returns the address of A[row][u] within the current unrolled block.
+// Row-major A: bases point at rows 0, 3, 6, 9 and ldaReg holds lda in bytes.
+// Column-major A (trans): bases[0] points at the block's current column.
+func aAddr(trans bool, bases []Register, ldaReg Register, row, u int) Mem {
+	if trans {
+		return Mem{Base: bases[0], Disp: 4 * row}
+	}
+	m := Mem{Base: bases[row/3], Disp: 4 * u}
 	if row%3 != 0 {
 		m = m.Idx(ldaReg, uint8(row%3))
 	}
 	return m
 }
 
-// loadArgs loads the common arguments and returns the A row base registers.
-func loadArgs(rows int) (kReg, ldaReg Register, bases []Register, bReg, offsReg, cReg, ldcReg Register) {
+// loadArgs loads the common arguments and returns the A base registers.
+func loadArgs(rows int, trans bool) (kReg, ldaReg Register, bases []Register, bReg, offsReg, cReg, ldcReg Register) {
 	kReg, ldaReg, bReg, offsReg, cReg, ldcReg = RCX, RDX, RDI, RBX, R12, R13
 	Load(Param("k"), kReg)
 	Load(Param("lda"), ldaReg)
 	SHLQ(U8(2), ldaReg)
 	baseRegs := []Register{RSI, R8, R9, R10}
 	Load(Param("a"), RSI)
-	for j := 1; j*3 < rows; j++ {
+	for j := 1; j*3 < rows && !trans; j++ {
 		// base j = base j-1 + 3*lda
 		LEAQ(Mem{Base: baseRegs[j-1], Index: ldaReg, Scale: 2}, baseRegs[j])
 		ADDQ(ldaReg, baseRegs[j])
@@ -76,10 +83,14 @@ func loadArgs(rows int) (kReg, ldaReg Register, bases []Register, bReg, offsReg,
 	return
 }
 
-func avx512Kernel(rows int) {
-	TEXT(fmt.Sprintf("tileAVX512x%d", rows), NOSPLIT, tileSignature)
-	Doc(fmt.Sprintf("tileAVX512x%d computes a %dx32 tile with AVX-512; cols in [1,32] selects the columns read and written.", rows, rows))
-	kReg, ldaReg, bases, bReg, offsReg, cReg, ldcReg := loadArgs(rows)
+func avx512Kernel(rows int, trans bool) {
+	name := fmt.Sprintf("tileAVX512x%d", rows)
+	if trans {
+		name = fmt.Sprintf("tileAVX512Tx%d", rows)
+	}
+	TEXT(name, NOSPLIT, tileSignature)
+	Doc(fmt.Sprintf("%s computes a %dx32 tile with AVX-512%s; cols in [1,32] selects the columns read and written.", name, rows, transDoc(trans)))
+	kReg, ldaReg, bases, bReg, offsReg, cReg, ldcReg := loadArgs(rows, trans)
 
 	// Column masks: K1 covers columns 0-15, K2 columns 16-31.
 	Load(Param("cols"), RAX)
@@ -93,7 +104,7 @@ func avx512Kernel(rows int) {
 	for i := range acc {
 		acc[i] = [2]VecPhysical{zmm(2 * i), zmm(2*i + 1)}
 	}
-	initAccumulators(fmt.Sprintf("avx512x%d", rows), acc, func(v VecPhysical) { VPXORD(v, v, v) })
+	initAccumulators(name, acc, func(v VecPhysical) { VPXORD(v, v, v) })
 	bVec := [2][2]VecPhysical{{Z24, Z25}, {Z26, Z27}}
 	bcast := []VecPhysical{Z28, Z29, Z30, Z31}
 
@@ -108,12 +119,15 @@ func avx512Kernel(rows int) {
 		VMOVUPS_Z(Mem{Base: bReg, Index: off, Scale: 4, Disp: 64}, K2, bv[1])
 		for i := 0; i < rows; i++ {
 			t := bcast[i%len(bcast)]
-			VBROADCASTSS(rowAddr(bases, ldaReg, i, 4*u), t)
+			VBROADCASTSS(aAddr(trans, bases, ldaReg, i, u), t)
 			VFMADD231PS(bv[0], t, acc[i][0])
 			VFMADD231PS(bv[1], t, acc[i][1])
 		}
+		if trans {
+			ADDQ(ldaReg, bases[0])
+		}
 	}
-	kLoop(kReg, offsReg, bases, step)
+	kLoop(name, trans, kReg, offsReg, bases, step)
 
 	// Store: C (+)= acc.
 	Load(Param("accumulate"), RAX)
@@ -121,10 +135,10 @@ func avx512Kernel(rows int) {
 		c0 := Mem{Base: cReg}
 		c1 := Mem{Base: cReg, Disp: 64}
 		TESTQ(RAX, RAX)
-		JE(LabelRef(fmt.Sprintf("avx512x%d_store%d", rows, i)))
+		JE(LabelRef(fmt.Sprintf("%s_store%d", name, i)))
 		VADDPS_Z(c0, acc[i][0], K1, acc[i][0])
 		VADDPS_Z(c1, acc[i][1], K2, acc[i][1])
-		Label(fmt.Sprintf("avx512x%d_store%d", rows, i))
+		Label(fmt.Sprintf("%s_store%d", name, i))
 		VMOVUPS(acc[i][0], K1, c0)
 		VMOVUPS(acc[i][1], K2, c1)
 		if i+1 < rows {
@@ -135,16 +149,20 @@ func avx512Kernel(rows int) {
 	RET()
 }
 
-func avx2Kernel(rows int) {
-	TEXT(fmt.Sprintf("tileAVX2x%d", rows), NOSPLIT, tileSignature)
-	Doc(fmt.Sprintf("tileAVX2x%d computes a %dx16 tile with AVX2 and FMA; cols must be 16.", rows, rows))
-	kReg, ldaReg, bases, bReg, offsReg, cReg, ldcReg := loadArgs(rows)
+func avx2Kernel(rows int, trans bool) {
+	name := fmt.Sprintf("tileAVX2x%d", rows)
+	if trans {
+		name = fmt.Sprintf("tileAVX2Tx%d", rows)
+	}
+	TEXT(name, NOSPLIT, tileSignature)
+	Doc(fmt.Sprintf("%s computes a %dx16 tile with AVX2 and FMA%s; cols must be 16.", name, rows, transDoc(trans)))
+	kReg, ldaReg, bases, bReg, offsReg, cReg, ldcReg := loadArgs(rows, trans)
 
 	acc := make([][2]VecPhysical, rows)
 	for i := range acc {
 		acc[i] = [2]VecPhysical{ymm(2 * i), ymm(2*i + 1)}
 	}
-	initAccumulators(fmt.Sprintf("avx2x%d", rows), acc, func(v VecPhysical) { VXORPS(v, v, v) })
+	initAccumulators(name, acc, func(v VecPhysical) { VXORPS(v, v, v) })
 	bv := [2]VecPhysical{Y12, Y13}
 	bcast := []VecPhysical{Y14, Y15}
 
@@ -154,22 +172,25 @@ func avx2Kernel(rows int) {
 		VMOVUPS(Mem{Base: bReg, Index: RAX, Scale: 4, Disp: 32}, bv[1])
 		for i := 0; i < rows; i++ {
 			t := bcast[i%len(bcast)]
-			VBROADCASTSS(rowAddr(bases, ldaReg, i, 4*u), t)
+			VBROADCASTSS(aAddr(trans, bases, ldaReg, i, u), t)
 			VFMADD231PS(bv[0], t, acc[i][0])
 			VFMADD231PS(bv[1], t, acc[i][1])
 		}
+		if trans {
+			ADDQ(ldaReg, bases[0])
+		}
 	}
-	kLoop(kReg, offsReg, bases, step)
+	kLoop(name, trans, kReg, offsReg, bases, step)
 
 	Load(Param("accumulate"), RAX)
 	for i := 0; i < rows; i++ {
 		c0 := Mem{Base: cReg}
 		c1 := Mem{Base: cReg, Disp: 32}
 		TESTQ(RAX, RAX)
-		JE(LabelRef(fmt.Sprintf("avx2x%d_store%d", rows, i)))
+		JE(LabelRef(fmt.Sprintf("%s_store%d", name, i)))
 		VADDPS(c0, acc[i][0], acc[i][0])
 		VADDPS(c1, acc[i][1], acc[i][1])
-		Label(fmt.Sprintf("avx2x%d_store%d", rows, i))
+		Label(fmt.Sprintf("%s_store%d", name, i))
 		VMOVUPS(acc[i][0], c0)
 		VMOVUPS(acc[i][1], c1)
 		if i+1 < rows {
@@ -336,12 +357,21 @@ func initAccumulators(name string, acc [][2]VecPhysical, zero func(VecPhysical))
 	Label(name + "_init")
 }
 
+func transDoc(trans bool) string {
+	if trans {
+		return " from column-major A"
+	}
+	return ""
+}
+
 // kLoop emits the k loop, unrolled by `unroll`, calling step(u) for the
-// u-th step of an unrolled block; step addresses A with displacement 4u and
-// the offset table with displacement 8u.
-func kLoop(kReg, offsReg Register, bases []Register, step func(u int)) {
-	name := fmt.Sprintf("k%d", labelSeq)
-	labelSeq++
+// u-th step of an unrolled block; step addresses the offset table with
+// displacement 8u and row-major A with displacement 4u, while column-major
+// A (trans) is advanced by step itself.
+func kLoop(name string, trans bool, kReg, offsReg Register, bases []Register, step func(u int)) {
+	if trans {
+		bases = nil
+	}
 	Label(name + "_block")
 	CMPQ(kReg, U8(unroll))
 	JL(LabelRef(name + "_tail"))
@@ -367,8 +397,6 @@ func kLoop(kReg, offsReg Register, bases []Register, step func(u int)) {
 	JMP(LabelRef(name + "_tail"))
 	Label(name + "_done")
 }
-
-var labelSeq int
 
 func zmm(i int) VecPhysical {
 	return []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23}[i]
