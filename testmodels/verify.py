@@ -571,6 +571,12 @@ def main():
         print(f"onnx.reference.ReferenceEvaluator is not available in onnx {onnx.__version__} (needs >= 1.13): "
               "skipping it; outputs are checked with the NumPy evaluator in verify.py only")
     names = sorted(d for d in os.listdir(args.root) if os.path.isfile(os.path.join(args.root, d, "model.onnx")))
+    # only folders written by export.py (they have meta.json and test data)
+    skipped = [d for d in names if not os.path.isfile(os.path.join(args.root, d, "meta.json"))
+               or not os.path.isdir(os.path.join(args.root, d, "test_data_set_0"))]
+    names = [d for d in names if d not in skipped]
+    if skipped:
+        print(f"skipping (no meta.json/test_data_set_0, not written by export.py): {', '.join(skipped)}")
     if args.only:
         names = [n for n in names if args.only in n]
     bad = []
