@@ -46,15 +46,13 @@ type relu struct{}
 
 func (relu) forward(y, x []float32) {
 	for i, v := range x {
-		y[i] = max(v, 0)
+		y[i] = keepIf(v, maskIf(v > 0))
 	}
 }
 
-func (relu) backward(_ graph.Mode, dx, dy, x []float32) {
+func (relu) coef(_ graph.Mode, a, x []float32) {
 	for i, v := range x {
-		if v > 0 {
-			dx[i] += dy[i]
-		}
+		a[i] = keepIf(1, maskIf(v > 0))
 	}
 }
 
@@ -64,25 +62,17 @@ type leakyRelu struct{ alpha float32 }
 
 func (l leakyRelu) forward(y, x []float32) {
 	for i, v := range x {
-		if v > 0 {
-			y[i] = v
-		} else {
-			y[i] = l.alpha * v
-		}
+		y[i] = choose(maskIf(v > 0), 1, l.alpha) * v
 	}
 }
 
-func (l leakyRelu) backward(mode graph.Mode, dx, dy, x []float32) {
-	a := l.alpha
+func (l leakyRelu) coef(mode graph.Mode, a, x []float32) {
+	alpha := l.alpha
 	if mode == graph.AbsCoef {
-		a = float32(math.Abs(float64(a)))
+		alpha = absf(alpha)
 	}
 	for i, v := range x {
-		if v > 0 {
-			dx[i] += dy[i]
-		} else {
-			dx[i] += a * dy[i]
-		}
+		a[i] = choose(maskIf(v > 0), 1, alpha)
 	}
 }
 
@@ -123,11 +113,9 @@ func (c clip) forward(y, x []float32) {
 	}
 }
 
-func (c clip) backward(_ graph.Mode, dx, dy, x []float32) {
+func (c clip) coef(_ graph.Mode, a, x []float32) {
 	for i, v := range x {
-		if c.lo < v && v < c.hi {
-			dx[i] += dy[i]
-		}
+		a[i] = keepIf(1, maskIf(c.lo < v)&maskIf(v < c.hi))
 	}
 }
 
@@ -150,16 +138,12 @@ func (negate) forward(y, x []float32) {
 	}
 }
 
-func (negate) backward(mode graph.Mode, dx, dy, x []float32) {
+func (negate) coef(mode graph.Mode, a, x []float32) {
+	v := float32(-1)
 	if mode == graph.AbsCoef {
-		for i, g := range dy {
-			dx[i] += g
-		}
-		return
+		v = 1
 	}
-	for i, g := range dy {
-		dx[i] -= g
-	}
+	fill(a, v)
 }
 
 func (negate) offset(c, x, y []float32) bool { return false }
@@ -172,14 +156,13 @@ func (absVal) forward(y, x []float32) {
 	}
 }
 
-func (absVal) backward(mode graph.Mode, dx, dy, x []float32) {
+func (absVal) coef(mode graph.Mode, a, x []float32) {
+	neg := float32(-1)
+	if mode == graph.AbsCoef {
+		neg = 1
+	}
 	for i, v := range x {
-		switch {
-		case v > 0 || (v < 0 && mode == graph.AbsCoef):
-			dx[i] += dy[i]
-		case v < 0:
-			dx[i] -= dy[i]
-		}
+		a[i] = choose(maskIf(v > 0), 1, keepIf(neg, maskIf(v < 0)))
 	}
 }
 
@@ -205,24 +188,24 @@ func (h hardSigmoid) forward(y, x []float32) {
 	}
 }
 
-func (h hardSigmoid) backward(mode graph.Mode, dx, dy, x []float32) {
+func (h hardSigmoid) coef(mode graph.Mode, a, x []float32) {
 	for i, v := range x {
 		t := h.alpha*v + h.beta
 		inside := t > 0 && t < 1
-		var a float32
+		var c float32
 		switch {
 		case mode == graph.Grad && inside, mode != graph.Grad && inside && h.dc != 0:
-			a = h.alpha
+			c = h.alpha
 		case mode == graph.Grad:
 		case v == 0:
-			a = h.dc
+			c = h.dc
 		default:
-			a = float32((float64(min(max(t, 0), 1)) - float64(h.c)) / float64(v))
+			c = float32((float64(min(max(t, 0), 1)) - float64(h.c)) / float64(v))
 		}
 		if mode == graph.AbsCoef {
-			a = float32(math.Abs(float64(a)))
+			c = absf(c)
 		}
-		dx[i] += a * dy[i]
+		a[i] = c
 	}
 }
 
@@ -239,19 +222,22 @@ func (hardSwish) forward(y, x []float32) {
 	}
 }
 
-func (hardSwish) backward(mode graph.Mode, dx, dy, x []float32) {
-	for i, v := range x {
-		var a float32
-		switch {
-		case mode != graph.Grad:
-			a = hsig(v)
-		case v < -3:
-		case v <= 3:
-			a = v/3 + 0.5
-		default:
-			a = 1
+func (hardSwish) coef(mode graph.Mode, a, x []float32) {
+	if mode != graph.Grad {
+		for i, v := range x {
+			a[i] = hsig(v)
 		}
-		dx[i] += a * dy[i]
+		return
+	}
+	for i, v := range x {
+		switch {
+		case v < -3:
+			a[i] = 0
+		case v <= 3:
+			a[i] = v/3 + 0.5
+		default:
+			a[i] = 1
+		}
 	}
 }
 

@@ -77,11 +77,8 @@ func ewRun(op ewOp, s float32, d, a, b, c []float32, off []int, n int, inc []int
 		}
 	case ewPRelu:
 		for range n {
-			if v := a[i]; v > 0 {
-				d[o] = v
-			} else {
-				d[o] = b[j] * v
-			}
+			v := a[i]
+			d[o] = choose(maskIf(v > 0), 1, b[j]) * v
 			o, i, j = o+di, i+ai, j+bi
 		}
 	case ewScale:
@@ -130,15 +127,14 @@ func ewRun(op ewOp, s float32, d, a, b, c []float32, off []int, n int, inc []int
 			d[o] -= a[i] * b[j] / (v * v)
 			o, i, j, k = o+di, i+ai, j+bi, k+ci
 		}
-	case accPRelu, accPReluAbs:
+	case accPRelu:
 		for range n {
-			if c[k] > 0 {
-				d[o] += a[i]
-			} else if op == accPRelu {
-				d[o] += b[j] * a[i]
-			} else {
-				d[o] += absf(b[j]) * a[i]
-			}
+			d[o] += choose(maskIf(c[k] > 0), 1, b[j]) * a[i]
+			o, i, j, k = o+di, i+ai, j+bi, k+ci
+		}
+	case accPReluAbs:
+		for range n {
+			d[o] += choose(maskIf(c[k] > 0), 1, absf(b[j])) * a[i]
 			o, i, j, k = o+di, i+ai, j+bi, k+ci
 		}
 	}

@@ -11,7 +11,8 @@ import (
 //
 //	A = (f(x) - f(0))/x, A = f'(0) at x = 0, c = f(0),
 //
-// and Grad uses f'(x). Arithmetic is done in float64. Exceptions:
+// and Grad uses f'(x). Sigmoid and Tanh, frequent in CNNs, compute in
+// float32 (mathf.go); the others in float64. Exceptions:
 //
 //	Elu, Selu  A at 0 is the left derivative, PyTorch's gradient there.
 //	Sqrt       f'(0) is infinite; A is 0 at 0 (y = c = 0 there anyway).
@@ -20,10 +21,6 @@ import (
 //	           is the constant 1, so A = 0 and c = y. Grad is -1/x².
 func init() {
 	simple := map[string]smooth{
-		"Sigmoid": {f: sigmoid, df: func(x float64) float64 { s := sigmoid(x); return s * (1 - s) },
-			sec: func(x float64) float64 { return math.Tanh(x/2) / (2 * x) }, d0: 0.25, c: 0.5},
-		"Tanh": {f: math.Tanh, df: func(x float64) float64 { t := math.Tanh(x); return 1 - t*t },
-			sec: func(x float64) float64 { return math.Tanh(x) / x }, d0: 1},
 		"Erf": {f: math.Erf, df: func(x float64) float64 { return 2 / math.SqrtPi * math.Exp(-x*x) },
 			sec: func(x float64) float64 { return math.Erf(x) / x }, d0: 2 / math.SqrtPi},
 		"Softplus": {f: softplus, df: sigmoid, sec: func(x float64) float64 {
@@ -43,6 +40,8 @@ func init() {
 	for name, f := range simple {
 		registerUnary(name, func(*graph.NodeSpec) (unaryFunc, error) { return f, nil })
 	}
+	registerUnary("Sigmoid", func(*graph.NodeSpec) (unaryFunc, error) { return sigmoid32{}, nil })
+	registerUnary("Tanh", func(*graph.NodeSpec) (unaryFunc, error) { return tanh32{}, nil })
 	registerUnary("Elu", func(s *graph.NodeSpec) (unaryFunc, error) {
 		a, err := s.Float("alpha", 1)
 		return elu(float64(a), 1), err
@@ -73,7 +72,7 @@ func (s smooth) forward(y, x []float32) {
 	}
 }
 
-func (s smooth) backward(mode graph.Mode, dx, dy, x []float32) {
+func (s smooth) coef(mode graph.Mode, c, x []float32) {
 	for i, v := range x {
 		var a float64
 		switch {
@@ -87,13 +86,73 @@ func (s smooth) backward(mode graph.Mode, dx, dy, x []float32) {
 		if mode == graph.AbsCoef {
 			a = math.Abs(a)
 		}
-		dx[i] += float32(a) * dy[i]
+		c[i] = float32(a)
 	}
 }
 
 func (s smooth) offset(c, x, y []float32) bool { return fill(c, s.c) }
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+type sigmoid32 struct{}
+
+func (sigmoid32) forward(y, x []float32) {
+	for i, v := range x {
+		y[i] = sigmoidf(v)
+	}
+}
+
+// coef uses that σ' and the secant slope are even functions, so that
+// e^-|x| never overflows.
+func (sigmoid32) coef(mode graph.Mode, c, x []float32) {
+	for i, v := range x {
+		u := absf(v)
+		var a float32
+		switch {
+		case mode == graph.Grad:
+			e := expf(-u)
+			s := 1 / (1 + e)
+			a = e * s * s
+		case u > 20:
+			a = 0.5 / u // σ(u) is 1 in float32
+		case u == 0:
+			a = 0.25
+		default:
+			// (σ(u) - 1/2)/u = t/(2u(t+2)) with t = e^u - 1.
+			t := expm1f(u)
+			a = t / (2 * u * (t + 2))
+		}
+		c[i] = a
+	}
+}
+
+func (sigmoid32) offset(c, x, y []float32) bool { return fill(c, 0.5) }
+
+type tanh32 struct{}
+
+func (tanh32) forward(y, x []float32) {
+	for i, v := range x {
+		y[i] = tanhf(v)
+	}
+}
+
+func (tanh32) coef(mode graph.Mode, c, x []float32) {
+	for i, v := range x {
+		t := tanhf(v)
+		var a float32
+		switch {
+		case mode == graph.Grad:
+			a = 1 - t*t
+		case v == 0:
+			a = 1
+		default:
+			a = t / v
+		}
+		c[i] = a
+	}
+}
+
+func (tanh32) offset(c, x, y []float32) bool { return false }
 
 // softplus is log(1+e^x), without overflow for large x.
 func softplus(x float64) float64 {
@@ -167,12 +226,13 @@ func (reciprocal) forward(y, x []float32) {
 	}
 }
 
-func (reciprocal) backward(mode graph.Mode, dx, dy, x []float32) {
+func (reciprocal) coef(mode graph.Mode, a, x []float32) {
 	if mode != graph.Grad {
+		clear(a)
 		return
 	}
 	for i, v := range x {
-		dx[i] -= dy[i] / (v * v)
+		a[i] = -1 / (v * v)
 	}
 }
 

@@ -19,9 +19,9 @@ type Unary struct {
 // runs of equal length.
 type unaryFunc interface {
 	forward(y, x []float32)
-	// backward accumulates dx += m(x)·dy, m being the Jacobian diagonal
-	// (Grad), A (Coef) or |A| (AbsCoef) at x.
-	backward(mode graph.Mode, dx, dy, x []float32)
+	// coef writes the Jacobian diagonal (Grad), A (Coef) or |A| (AbsCoef)
+	// at x into a.
+	coef(mode graph.Mode, a, x []float32)
 	// offset writes c of the local linear form for inputs x and outputs y
 	// and reports whether any element is non-zero.
 	offset(c, x, y []float32) bool
@@ -68,7 +68,11 @@ func (u *Unary) Forward(in, out []*graph.Tensor) error {
 	return nil
 }
 
-// Backward implements graph.Backprop.
+// coefChunk is the number of coefficients Backward computes at a time and
+// applies to every seed of an image.
+const coefChunk = 2048
+
+// Backward implements graph.Backprop: dx += m(x) ⊙ dy.
 func (u *Unary) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
 	if dy[0] == nil || dx[0] == nil {
 		return nil
@@ -81,10 +85,22 @@ func (u *Unary) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
 		return err
 	}
 	per := graph.NumElements(x[0].Shape[1:])
+	chunks := (per + coefChunk - 1) / coefChunk
 	xd, dyd, dxd := x[0].Data, dy[0].Data, dx[0].Data
-	rowsFor(dy[0].Shape[0], per, func(b, lo, hi int) {
-		o, xo := b*per, b/s*per
-		u.f.backward(mode, dxd[o+lo:o+hi], dyd[o+lo:o+hi], xd[xo+lo:xo+hi])
+	parFor(x[0].Shape[0]*chunks, max(1, parMinWork/(coefChunk*s)), func(lo, hi int) {
+		buf := make([]float32, coefChunk)
+		for w := lo; w < hi; w++ {
+			img, k0 := w/chunks, w%chunks*coefChunk
+			k1 := min(per, k0+coefChunk)
+			a := buf[:k1-k0]
+			u.f.coef(mode, a, xd[img*per+k0:img*per+k1])
+			for b := img * s; b < (img+1)*s; b++ {
+				d, g := dxd[b*per+k0:b*per+k1], dyd[b*per+k0:b*per+k1]
+				for i, v := range a {
+					d[i] += v * g[i]
+				}
+			}
+		}
 	})
 	return nil
 }
