@@ -33,6 +33,9 @@ const (
 	blockK     = 256  // depth of one pass over a tile (keeps A's tile rows in L1)
 	maxBlockN  = 1024 // columns of B processed by one task (B block fits in L2)
 	tasksPerWk = 4    // tasks per worker, for load balance
+	// blockKTrans is the depth of one pass for column-major A, whose every
+	// step touches a new page: a shallow pass keeps those pages in the TLB.
+	blockKTrans = 64
 )
 
 // gemmOffsets computes, for i < m and j < n,
@@ -84,25 +87,19 @@ func gemmOffsets(m, n, k int, a []float32, lda int, transA bool, b []float32, of
 }
 
 // gemmBlock is the single-threaded part of gemmOffsets.
-//
-// Column-major A is first packed, one depth block at a time, into panels of
-// kern.rows rows (panel t holds A(t·rows + r, p) at [p·rows + r]) so that A
-// is read sequentially rather than one strided line per step.
 func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, transA bool, b []float32, offs []int, c []float32, ldc int, accumulate bool, bias []float32) {
-	tiles := kern.tiles
-	var panel []float32
+	tiles, kb := kern.tiles, blockK
+	rowStep, colStep := lda, 1 // distance between A(i,p) and A(i+1,p), A(i,p+1)
 	if transA {
-		tiles = kern.tilesT
-		panelP := getFloats(ceilDiv(m, kern.rows) * kern.rows * min(k, blockK))
-		defer putFloats(panelP)
-		panel = *panelP
+		tiles, kb = kern.tilesT, blockKTrans
+		rowStep, colStep = 1, lda
 	}
 	fullCols := n
 	if !kern.anyCols {
 		fullCols -= n % kern.cols
 	}
-	for p0 := 0; p0 < k; p0 += blockK {
-		kc := min(blockK, k-p0)
+	for p0 := 0; p0 < k; p0 += kb {
+		kc := min(kb, k-p0)
 		acc := 0
 		if accumulate || p0 > 0 {
 			acc = 1
@@ -111,49 +108,20 @@ func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, transA bool
 		if p0 == 0 {
 			bi = bias
 		}
-		// The tile of rows i.. starts at ab[(i/kern.rows)*tileStep], with
-		// leading dimension ld.
-		ab, ld, tileStep := a[p0:], lda, kern.rows*lda
-		if transA {
-			packPanels(panel, kern.rows, m, kc, a[p0*lda:], lda)
-			ab, ld, tileStep = panel, kern.rows, kc*kern.rows
-		}
 		for i := 0; i < m; i += kern.rows {
 			rows := min(kern.rows, m-i)
 			tile := tiles[rows-1]
-			ap := &ab[(i/kern.rows)*tileStep]
+			ap := &a[i*rowStep+p0*colStep]
 			var bp *float32
 			if bi != nil {
 				bp = &bi[i]
 			}
 			for j := 0; j < fullCols; j += kern.cols {
-				tile(kc, ap, ld, &b[j], &offs[p0], &c[i*ldc+j], ldc, min(kern.cols, fullCols-j), acc, bp)
+				tile(kc, ap, lda, &b[j], &offs[p0], &c[i*ldc+j], ldc, min(kern.cols, fullCols-j), acc, bp)
 			}
 		}
 		if fullCols < n {
-			edgeColumns(tiles, kern, m, n-fullCols, kc, ab, ld, tileStep, b[fullCols:], offs[p0:], c[fullCols:], ldc, acc, bi)
-		}
-	}
-}
-
-// packPanels copies the k×m column-major block a (A(i,p) = a[p*lda+i]) into
-// panels of `rows` rows: panel t holds A(t·rows + r, p) at
-// dst[t·k·rows + p·rows + r]. Rows past m in the last panel are left as is.
-func packPanels(dst []float32, rows, m, k int, a []float32, lda int) {
-	full := m / rows
-	for p := range k {
-		src := a[p*lda : p*lda+m]
-		if rows == 12 {
-			for t := range full {
-				*(*[12]float32)(dst[t*k*12+p*12:]) = *(*[12]float32)(src[t*12:])
-			}
-		} else {
-			for t := range full {
-				copy(dst[t*k*rows+p*rows:][:rows], src[t*rows:])
-			}
-		}
-		if r := m - full*rows; r > 0 {
-			copy(dst[full*k*rows+p*rows:][:r], src[full*rows:])
+			edgeColumns(tiles, kern, m, n-fullCols, kc, a[p0*colStep:], lda, rowStep, b[fullCols:], offs[p0:], c[fullCols:], ldc, acc, bi)
 		}
 	}
 }
@@ -161,8 +129,8 @@ func packPanels(dst []float32, rows, m, k int, a []float32, lda int) {
 // edgeColumns handles the last cols < kern.cols columns for kernels that
 // only do full-width tiles: B's columns are copied into a zero-padded panel
 // and each tile is computed into a scratch tile first.
-// The A tile of rows i.. starts at a[(i/kern.rows)*tileStep].
-func edgeColumns(tiles []tileFunc, kern *tileKernels, m, cols, k int, a []float32, lda, tileStep int, b []float32, offs []int, c []float32, ldc int, acc int, bias []float32) {
+// rowStep is the distance in a between A(i,p) and A(i+1,p).
+func edgeColumns(tiles []tileFunc, kern *tileKernels, m, cols, k int, a []float32, lda, rowStep int, b []float32, offs []int, c []float32, ldc int, acc int, bias []float32) {
 	w := kern.cols
 	panelP := getFloats(k*w + kern.rows*w)
 	panel, tmp := (*panelP)[:k*w], (*panelP)[k*w:]
@@ -181,7 +149,7 @@ func edgeColumns(tiles []tileFunc, kern *tileKernels, m, cols, k int, a []float3
 		if bias != nil {
 			bp = &bias[i]
 		}
-		tiles[rows-1](k, &a[(i/kern.rows)*tileStep], lda, &panel[0], &po[0], &tmp[0], w, w, 0, bp)
+		tiles[rows-1](k, &a[i*rowStep], lda, &panel[0], &po[0], &tmp[0], w, w, 0, bp)
 		for r := range rows {
 			dst := c[(i+r)*ldc : (i+r)*ldc+cols]
 			src := tmp[r*w : r*w+cols]

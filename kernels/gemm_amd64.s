@@ -3923,7 +3923,7 @@ tileAVX2x6_store5:
 	RET
 
 // func tileAVX512Tx1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
-// Requires: AVX, AVX512BW, AVX512F, BMI2
+// Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
 TEXT ·tileAVX512Tx1(SB), NOSPLIT, $0-80
 	MOVQ         k+0(FP), CX
 	MOVQ         lda+16(FP), DX
@@ -3961,6 +3961,7 @@ tileAVX512Tx1_block:
 	VBROADCASTSS (SI), Z28
 	VFMADD231PS  Z24, Z28, Z0
 	VFMADD231PS  Z25, Z28, Z1
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         8(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -3968,6 +3969,7 @@ tileAVX512Tx1_block:
 	VBROADCASTSS (SI), Z28
 	VFMADD231PS  Z26, Z28, Z0
 	VFMADD231PS  Z27, Z28, Z1
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         16(BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
@@ -3975,6 +3977,7 @@ tileAVX512Tx1_block:
 	VBROADCASTSS (SI), Z28
 	VFMADD231PS  Z24, Z28, Z0
 	VFMADD231PS  Z25, Z28, Z1
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         24(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -3982,6 +3985,7 @@ tileAVX512Tx1_block:
 	VBROADCASTSS (SI), Z28
 	VFMADD231PS  Z26, Z28, Z0
 	VFMADD231PS  Z27, Z28, Z1
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x20, BX
 	SUBQ         $0x04, CX
@@ -3996,6 +4000,7 @@ tileAVX512Tx1_tail:
 	VBROADCASTSS (SI), Z28
 	VFMADD231PS  Z24, Z28, Z0
 	VFMADD231PS  Z25, Z28, Z1
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x08, BX
 	DECQ         CX
@@ -4015,7 +4020,7 @@ tileAVX512Tx1_store0:
 	RET
 
 // func tileAVX512Tx2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
-// Requires: AVX, AVX512BW, AVX512F, BMI2
+// Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
 TEXT ·tileAVX512Tx2(SB), NOSPLIT, $0-80
 	MOVQ         k+0(FP), CX
 	MOVQ         lda+16(FP), DX
@@ -4060,6 +4065,7 @@ tileAVX512Tx2_block:
 	VBROADCASTSS 4(SI), Z29
 	VFMADD231PS  Z24, Z29, Z2
 	VFMADD231PS  Z25, Z29, Z3
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         8(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -4070,6 +4076,7 @@ tileAVX512Tx2_block:
 	VBROADCASTSS 4(SI), Z29
 	VFMADD231PS  Z26, Z29, Z2
 	VFMADD231PS  Z27, Z29, Z3
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         16(BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
@@ -4080,6 +4087,7 @@ tileAVX512Tx2_block:
 	VBROADCASTSS 4(SI), Z29
 	VFMADD231PS  Z24, Z29, Z2
 	VFMADD231PS  Z25, Z29, Z3
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         24(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -4090,6 +4098,7 @@ tileAVX512Tx2_block:
 	VBROADCASTSS 4(SI), Z29
 	VFMADD231PS  Z26, Z29, Z2
 	VFMADD231PS  Z27, Z29, Z3
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x20, BX
 	SUBQ         $0x04, CX
@@ -4107,6 +4116,7 @@ tileAVX512Tx2_tail:
 	VBROADCASTSS 4(SI), Z29
 	VFMADD231PS  Z24, Z29, Z2
 	VFMADD231PS  Z25, Z29, Z3
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x08, BX
 	DECQ         CX
@@ -4135,7 +4145,7 @@ tileAVX512Tx2_store1:
 	RET
 
 // func tileAVX512Tx3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
-// Requires: AVX, AVX512BW, AVX512F, BMI2
+// Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
 TEXT ·tileAVX512Tx3(SB), NOSPLIT, $0-80
 	MOVQ         k+0(FP), CX
 	MOVQ         lda+16(FP), DX
@@ -4187,6 +4197,7 @@ tileAVX512Tx3_block:
 	VBROADCASTSS 8(SI), Z30
 	VFMADD231PS  Z24, Z30, Z4
 	VFMADD231PS  Z25, Z30, Z5
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         8(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -4200,6 +4211,7 @@ tileAVX512Tx3_block:
 	VBROADCASTSS 8(SI), Z30
 	VFMADD231PS  Z26, Z30, Z4
 	VFMADD231PS  Z27, Z30, Z5
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         16(BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
@@ -4213,6 +4225,7 @@ tileAVX512Tx3_block:
 	VBROADCASTSS 8(SI), Z30
 	VFMADD231PS  Z24, Z30, Z4
 	VFMADD231PS  Z25, Z30, Z5
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         24(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -4226,6 +4239,7 @@ tileAVX512Tx3_block:
 	VBROADCASTSS 8(SI), Z30
 	VFMADD231PS  Z26, Z30, Z4
 	VFMADD231PS  Z27, Z30, Z5
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x20, BX
 	SUBQ         $0x04, CX
@@ -4246,6 +4260,7 @@ tileAVX512Tx3_tail:
 	VBROADCASTSS 8(SI), Z30
 	VFMADD231PS  Z24, Z30, Z4
 	VFMADD231PS  Z25, Z30, Z5
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x08, BX
 	DECQ         CX
@@ -4283,7 +4298,7 @@ tileAVX512Tx3_store2:
 	RET
 
 // func tileAVX512Tx4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
-// Requires: AVX, AVX512BW, AVX512F, BMI2
+// Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
 TEXT ·tileAVX512Tx4(SB), NOSPLIT, $0-80
 	MOVQ         k+0(FP), CX
 	MOVQ         lda+16(FP), DX
@@ -4342,6 +4357,7 @@ tileAVX512Tx4_block:
 	VBROADCASTSS 12(SI), Z31
 	VFMADD231PS  Z24, Z31, Z6
 	VFMADD231PS  Z25, Z31, Z7
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         8(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -4358,6 +4374,7 @@ tileAVX512Tx4_block:
 	VBROADCASTSS 12(SI), Z31
 	VFMADD231PS  Z26, Z31, Z6
 	VFMADD231PS  Z27, Z31, Z7
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         16(BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
@@ -4374,6 +4391,7 @@ tileAVX512Tx4_block:
 	VBROADCASTSS 12(SI), Z31
 	VFMADD231PS  Z24, Z31, Z6
 	VFMADD231PS  Z25, Z31, Z7
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         24(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -4390,6 +4408,7 @@ tileAVX512Tx4_block:
 	VBROADCASTSS 12(SI), Z31
 	VFMADD231PS  Z26, Z31, Z6
 	VFMADD231PS  Z27, Z31, Z7
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x20, BX
 	SUBQ         $0x04, CX
@@ -4413,6 +4432,7 @@ tileAVX512Tx4_tail:
 	VBROADCASTSS 12(SI), Z31
 	VFMADD231PS  Z24, Z31, Z6
 	VFMADD231PS  Z25, Z31, Z7
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x08, BX
 	DECQ         CX
@@ -4459,7 +4479,7 @@ tileAVX512Tx4_store3:
 	RET
 
 // func tileAVX512Tx5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
-// Requires: AVX, AVX512BW, AVX512F, BMI2
+// Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
 TEXT ·tileAVX512Tx5(SB), NOSPLIT, $0-80
 	MOVQ         k+0(FP), CX
 	MOVQ         lda+16(FP), DX
@@ -4525,6 +4545,7 @@ tileAVX512Tx5_block:
 	VBROADCASTSS 16(SI), Z28
 	VFMADD231PS  Z24, Z28, Z8
 	VFMADD231PS  Z25, Z28, Z9
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         8(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -4544,6 +4565,7 @@ tileAVX512Tx5_block:
 	VBROADCASTSS 16(SI), Z28
 	VFMADD231PS  Z26, Z28, Z8
 	VFMADD231PS  Z27, Z28, Z9
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         16(BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
@@ -4563,6 +4585,7 @@ tileAVX512Tx5_block:
 	VBROADCASTSS 16(SI), Z28
 	VFMADD231PS  Z24, Z28, Z8
 	VFMADD231PS  Z25, Z28, Z9
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         24(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -4582,6 +4605,7 @@ tileAVX512Tx5_block:
 	VBROADCASTSS 16(SI), Z28
 	VFMADD231PS  Z26, Z28, Z8
 	VFMADD231PS  Z27, Z28, Z9
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x20, BX
 	SUBQ         $0x04, CX
@@ -4608,6 +4632,7 @@ tileAVX512Tx5_tail:
 	VBROADCASTSS 16(SI), Z28
 	VFMADD231PS  Z24, Z28, Z8
 	VFMADD231PS  Z25, Z28, Z9
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x08, BX
 	DECQ         CX
@@ -4663,7 +4688,7 @@ tileAVX512Tx5_store4:
 	RET
 
 // func tileAVX512Tx6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
-// Requires: AVX, AVX512BW, AVX512F, BMI2
+// Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
 TEXT ·tileAVX512Tx6(SB), NOSPLIT, $0-80
 	MOVQ         k+0(FP), CX
 	MOVQ         lda+16(FP), DX
@@ -4736,6 +4761,7 @@ tileAVX512Tx6_block:
 	VBROADCASTSS 20(SI), Z29
 	VFMADD231PS  Z24, Z29, Z10
 	VFMADD231PS  Z25, Z29, Z11
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         8(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -4758,6 +4784,7 @@ tileAVX512Tx6_block:
 	VBROADCASTSS 20(SI), Z29
 	VFMADD231PS  Z26, Z29, Z10
 	VFMADD231PS  Z27, Z29, Z11
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         16(BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
@@ -4780,6 +4807,7 @@ tileAVX512Tx6_block:
 	VBROADCASTSS 20(SI), Z29
 	VFMADD231PS  Z24, Z29, Z10
 	VFMADD231PS  Z25, Z29, Z11
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         24(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -4802,6 +4830,7 @@ tileAVX512Tx6_block:
 	VBROADCASTSS 20(SI), Z29
 	VFMADD231PS  Z26, Z29, Z10
 	VFMADD231PS  Z27, Z29, Z11
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x20, BX
 	SUBQ         $0x04, CX
@@ -4831,6 +4860,7 @@ tileAVX512Tx6_tail:
 	VBROADCASTSS 20(SI), Z29
 	VFMADD231PS  Z24, Z29, Z10
 	VFMADD231PS  Z25, Z29, Z11
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x08, BX
 	DECQ         CX
@@ -4895,7 +4925,7 @@ tileAVX512Tx6_store5:
 	RET
 
 // func tileAVX512Tx7(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
-// Requires: AVX, AVX512BW, AVX512F, BMI2
+// Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
 TEXT ·tileAVX512Tx7(SB), NOSPLIT, $0-80
 	MOVQ         k+0(FP), CX
 	MOVQ         lda+16(FP), DX
@@ -4975,6 +5005,7 @@ tileAVX512Tx7_block:
 	VBROADCASTSS 24(SI), Z30
 	VFMADD231PS  Z24, Z30, Z12
 	VFMADD231PS  Z25, Z30, Z13
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         8(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -5000,6 +5031,7 @@ tileAVX512Tx7_block:
 	VBROADCASTSS 24(SI), Z30
 	VFMADD231PS  Z26, Z30, Z12
 	VFMADD231PS  Z27, Z30, Z13
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         16(BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
@@ -5025,6 +5057,7 @@ tileAVX512Tx7_block:
 	VBROADCASTSS 24(SI), Z30
 	VFMADD231PS  Z24, Z30, Z12
 	VFMADD231PS  Z25, Z30, Z13
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         24(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -5050,6 +5083,7 @@ tileAVX512Tx7_block:
 	VBROADCASTSS 24(SI), Z30
 	VFMADD231PS  Z26, Z30, Z12
 	VFMADD231PS  Z27, Z30, Z13
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x20, BX
 	SUBQ         $0x04, CX
@@ -5082,6 +5116,7 @@ tileAVX512Tx7_tail:
 	VBROADCASTSS 24(SI), Z30
 	VFMADD231PS  Z24, Z30, Z12
 	VFMADD231PS  Z25, Z30, Z13
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x08, BX
 	DECQ         CX
@@ -5155,7 +5190,7 @@ tileAVX512Tx7_store6:
 	RET
 
 // func tileAVX512Tx8(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
-// Requires: AVX, AVX512BW, AVX512F, BMI2
+// Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
 TEXT ·tileAVX512Tx8(SB), NOSPLIT, $0-80
 	MOVQ         k+0(FP), CX
 	MOVQ         lda+16(FP), DX
@@ -5242,6 +5277,7 @@ tileAVX512Tx8_block:
 	VBROADCASTSS 28(SI), Z31
 	VFMADD231PS  Z24, Z31, Z14
 	VFMADD231PS  Z25, Z31, Z15
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         8(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -5270,6 +5306,7 @@ tileAVX512Tx8_block:
 	VBROADCASTSS 28(SI), Z31
 	VFMADD231PS  Z26, Z31, Z14
 	VFMADD231PS  Z27, Z31, Z15
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         16(BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
@@ -5298,6 +5335,7 @@ tileAVX512Tx8_block:
 	VBROADCASTSS 28(SI), Z31
 	VFMADD231PS  Z24, Z31, Z14
 	VFMADD231PS  Z25, Z31, Z15
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         24(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -5326,6 +5364,7 @@ tileAVX512Tx8_block:
 	VBROADCASTSS 28(SI), Z31
 	VFMADD231PS  Z26, Z31, Z14
 	VFMADD231PS  Z27, Z31, Z15
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x20, BX
 	SUBQ         $0x04, CX
@@ -5361,6 +5400,7 @@ tileAVX512Tx8_tail:
 	VBROADCASTSS 28(SI), Z31
 	VFMADD231PS  Z24, Z31, Z14
 	VFMADD231PS  Z25, Z31, Z15
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x08, BX
 	DECQ         CX
@@ -5443,7 +5483,7 @@ tileAVX512Tx8_store7:
 	RET
 
 // func tileAVX512Tx9(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
-// Requires: AVX, AVX512BW, AVX512F, BMI2
+// Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
 TEXT ·tileAVX512Tx9(SB), NOSPLIT, $0-80
 	MOVQ         k+0(FP), CX
 	MOVQ         lda+16(FP), DX
@@ -5537,6 +5577,7 @@ tileAVX512Tx9_block:
 	VBROADCASTSS 32(SI), Z28
 	VFMADD231PS  Z24, Z28, Z16
 	VFMADD231PS  Z25, Z28, Z17
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         8(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -5568,6 +5609,7 @@ tileAVX512Tx9_block:
 	VBROADCASTSS 32(SI), Z28
 	VFMADD231PS  Z26, Z28, Z16
 	VFMADD231PS  Z27, Z28, Z17
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         16(BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
@@ -5599,6 +5641,7 @@ tileAVX512Tx9_block:
 	VBROADCASTSS 32(SI), Z28
 	VFMADD231PS  Z24, Z28, Z16
 	VFMADD231PS  Z25, Z28, Z17
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         24(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -5630,6 +5673,7 @@ tileAVX512Tx9_block:
 	VBROADCASTSS 32(SI), Z28
 	VFMADD231PS  Z26, Z28, Z16
 	VFMADD231PS  Z27, Z28, Z17
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x20, BX
 	SUBQ         $0x04, CX
@@ -5668,6 +5712,7 @@ tileAVX512Tx9_tail:
 	VBROADCASTSS 32(SI), Z28
 	VFMADD231PS  Z24, Z28, Z16
 	VFMADD231PS  Z25, Z28, Z17
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x08, BX
 	DECQ         CX
@@ -5759,7 +5804,7 @@ tileAVX512Tx9_store8:
 	RET
 
 // func tileAVX512Tx10(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
-// Requires: AVX, AVX512BW, AVX512F, BMI2
+// Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
 TEXT ·tileAVX512Tx10(SB), NOSPLIT, $0-80
 	MOVQ         k+0(FP), CX
 	MOVQ         lda+16(FP), DX
@@ -5860,6 +5905,7 @@ tileAVX512Tx10_block:
 	VBROADCASTSS 36(SI), Z29
 	VFMADD231PS  Z24, Z29, Z18
 	VFMADD231PS  Z25, Z29, Z19
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         8(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -5894,6 +5940,7 @@ tileAVX512Tx10_block:
 	VBROADCASTSS 36(SI), Z29
 	VFMADD231PS  Z26, Z29, Z18
 	VFMADD231PS  Z27, Z29, Z19
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         16(BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
@@ -5928,6 +5975,7 @@ tileAVX512Tx10_block:
 	VBROADCASTSS 36(SI), Z29
 	VFMADD231PS  Z24, Z29, Z18
 	VFMADD231PS  Z25, Z29, Z19
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         24(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -5962,6 +6010,7 @@ tileAVX512Tx10_block:
 	VBROADCASTSS 36(SI), Z29
 	VFMADD231PS  Z26, Z29, Z18
 	VFMADD231PS  Z27, Z29, Z19
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x20, BX
 	SUBQ         $0x04, CX
@@ -6003,6 +6052,7 @@ tileAVX512Tx10_tail:
 	VBROADCASTSS 36(SI), Z29
 	VFMADD231PS  Z24, Z29, Z18
 	VFMADD231PS  Z25, Z29, Z19
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x08, BX
 	DECQ         CX
@@ -6103,7 +6153,7 @@ tileAVX512Tx10_store9:
 	RET
 
 // func tileAVX512Tx11(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
-// Requires: AVX, AVX512BW, AVX512F, BMI2
+// Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
 TEXT ·tileAVX512Tx11(SB), NOSPLIT, $0-80
 	MOVQ         k+0(FP), CX
 	MOVQ         lda+16(FP), DX
@@ -6211,6 +6261,7 @@ tileAVX512Tx11_block:
 	VBROADCASTSS 40(SI), Z30
 	VFMADD231PS  Z24, Z30, Z20
 	VFMADD231PS  Z25, Z30, Z21
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         8(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -6248,6 +6299,7 @@ tileAVX512Tx11_block:
 	VBROADCASTSS 40(SI), Z30
 	VFMADD231PS  Z26, Z30, Z20
 	VFMADD231PS  Z27, Z30, Z21
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         16(BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
@@ -6285,6 +6337,7 @@ tileAVX512Tx11_block:
 	VBROADCASTSS 40(SI), Z30
 	VFMADD231PS  Z24, Z30, Z20
 	VFMADD231PS  Z25, Z30, Z21
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         24(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -6322,6 +6375,7 @@ tileAVX512Tx11_block:
 	VBROADCASTSS 40(SI), Z30
 	VFMADD231PS  Z26, Z30, Z20
 	VFMADD231PS  Z27, Z30, Z21
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x20, BX
 	SUBQ         $0x04, CX
@@ -6366,6 +6420,7 @@ tileAVX512Tx11_tail:
 	VBROADCASTSS 40(SI), Z30
 	VFMADD231PS  Z24, Z30, Z20
 	VFMADD231PS  Z25, Z30, Z21
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x08, BX
 	DECQ         CX
@@ -6475,7 +6530,7 @@ tileAVX512Tx11_store10:
 	RET
 
 // func tileAVX512Tx12(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
-// Requires: AVX, AVX512BW, AVX512F, BMI2
+// Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
 TEXT ·tileAVX512Tx12(SB), NOSPLIT, $0-80
 	MOVQ         k+0(FP), CX
 	MOVQ         lda+16(FP), DX
@@ -6590,6 +6645,7 @@ tileAVX512Tx12_block:
 	VBROADCASTSS 44(SI), Z31
 	VFMADD231PS  Z24, Z31, Z22
 	VFMADD231PS  Z25, Z31, Z23
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         8(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -6630,6 +6686,7 @@ tileAVX512Tx12_block:
 	VBROADCASTSS 44(SI), Z31
 	VFMADD231PS  Z26, Z31, Z22
 	VFMADD231PS  Z27, Z31, Z23
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         16(BX), AX
 	VMOVUPS.Z    (DI)(AX*4), K1, Z24
@@ -6670,6 +6727,7 @@ tileAVX512Tx12_block:
 	VBROADCASTSS 44(SI), Z31
 	VFMADD231PS  Z24, Z31, Z22
 	VFMADD231PS  Z25, Z31, Z23
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	MOVQ         24(BX), R11
 	VMOVUPS.Z    (DI)(R11*4), K1, Z26
@@ -6710,6 +6768,7 @@ tileAVX512Tx12_block:
 	VBROADCASTSS 44(SI), Z31
 	VFMADD231PS  Z26, Z31, Z22
 	VFMADD231PS  Z27, Z31, Z23
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x20, BX
 	SUBQ         $0x04, CX
@@ -6757,6 +6816,7 @@ tileAVX512Tx12_tail:
 	VBROADCASTSS 44(SI), Z31
 	VFMADD231PS  Z24, Z31, Z22
 	VFMADD231PS  Z25, Z31, Z23
+	PREFETCHT0   64(SI)
 	ADDQ         DX, SI
 	ADDQ         $0x08, BX
 	DECQ         CX

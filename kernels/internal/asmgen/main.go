@@ -124,6 +124,9 @@ func avx512Kernel(rows int, trans bool) {
 			VFMADD231PS(bv[1], t, acc[i][1])
 		}
 		if trans {
+			// Column-major A is read in place with a large stride that
+			// hardware prefetchers miss: fetch the line the next tiles need.
+			PREFETCHT0(Mem{Base: bases[0], Disp: 64})
 			ADDQ(ldaReg, bases[0])
 		}
 	}
