@@ -25,6 +25,12 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleMatrix(m, n, beta, c, ldc)
 	}
 
+	workers := threads(2 * m * n * k)
+	if transB && m < swapRows {
+		sgemmSwapped(transA, m, n, k, alpha, a, lda, b, ldb, c, ldc, accumulate, workers)
+		return
+	}
+
 	// A operand, read in place in either orientation; alpha is folded into
 	// a scaled copy when it is not 1.
 	aOp, ldaOp := a, lda
@@ -59,7 +65,6 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		offs[p] = p * ldbOp
 	}
 
-	workers := threads(2 * m * n * k)
 	if m == 1 && !transA {
 		// One output row: split its columns across workers.
 		chunk := ceilDiv(ceilDiv(n, workers), 64) * 64
@@ -70,6 +75,58 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	gemmOffsets(m, n, k, aOp, ldaOp, transA, bOp, offs, c, ldc, accumulate, nil, workers)
+}
+
+// swapRows is the row count of op(A) below which C = op(A)·Bᵀ is computed
+// as Cᵀ = B·op(A)ᵀ, reading B in place instead of transposing it.
+const swapRows = 64
+
+// sgemmSwapped computes C (+)= alpha·op(A)·Bᵀ for B stored n×k, as
+// Cᵀ = B·(alpha·op(A))ᵀ with B as the row-major left operand.
+func sgemmSwapped(transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool, workers int) {
+	// Right operand op(A)ᵀ, k×m with row stride ldr.
+	rhs, ldr := a, lda
+	switch {
+	case alpha != 1 || (!transA && m > 1):
+		buf := getFloats(k * m)
+		defer putFloats(buf)
+		rhs, ldr = *buf, m
+		for i := range m {
+			for p := range k {
+				if transA {
+					rhs[p*m+i] = alpha * a[p*lda+i]
+				} else {
+					rhs[p*m+i] = alpha * a[i*lda+p]
+				}
+			}
+		}
+	case !transA: // m == 1: op(A)ᵀ is A's only row, one element per row
+		ldr = 1
+	}
+	offsP := getInts(k)
+	defer putInts(offsP)
+	offs := *offsP
+	for p := range offs {
+		offs[p] = p * ldr
+	}
+	if m == 1 {
+		gemmOffsets(n, 1, k, b, ldb, false, rhs, offs, c, 1, accumulate, nil, workers)
+		return
+	}
+	ctP := getFloats(n * m)
+	defer putFloats(ctP)
+	ct := *ctP
+	gemmOffsets(n, m, k, b, ldb, false, rhs, offs, ct, m, false, nil, workers)
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		for j := range row {
+			if accumulate {
+				row[j] += ct[j*m+i]
+			} else {
+				row[j] = ct[j*m+i]
+			}
+		}
+	}
 }
 
 // scaleMatrix sets C = beta·C for an m×n matrix (C = 0 when beta is 0).
