@@ -348,31 +348,42 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 		sign = -1
 	}
 	for i := range a {
-		xd := x[i].Data
-		per := len(xd) / x[i].Batch()
+		per := len(x[i].Data) / x[i].Batch()
 		ad, bd := a[i].T.Data, b[i].T.Data
-		for k := range ad {
-			xv := xd[(k/per/w.perImage)*per+k%per]
-			switch {
-			case xv > 0:
-				ad[k] = 0.5 * (ad[k] + sign*bd[k])
-			case xv < 0:
-				ad[k] = 0.5 * (ad[k] - sign*bd[k])
-			default:
-				ad[k] = 0
+		for r := range a[i].Rows() {
+			xr := imageRow(x[i], r/w.perImage, per)
+			ar, br := ad[r*per:(r+1)*per], bd[r*per:(r+1)*per]
+			for k, xv := range xr {
+				switch {
+				case xv > 0:
+					ar[k] = 0.5 * (ar[k] + sign*br[k])
+				case xv < 0:
+					ar[k] = 0.5 * (ar[k] - sign*br[k])
+				default:
+					ar[k] = 0
+				}
 			}
 		}
 	}
 	return a, nil
 }
 
+// imageRow returns image img of a forward tensor with per elements per image.
+func imageRow(t *graph.Tensor, img, per int) []float32 {
+	return t.Data[img*per : (img+1)*per]
+}
+
 // multiplyRows returns v with row b multiplied element-wise by the signs of
 // image b/perImage.
 func multiplyRows(v *graph.Tensor, signs []float32, perImage int) *graph.Tensor {
 	out := graph.New(v.Shape...)
-	per := len(signs) / (v.Batch() / perImage)
-	for k, x := range v.Data {
-		out.Data[k] = x * signs[(k/per/perImage)*per+k%per]
+	per := len(v.Data) / v.Batch()
+	for r := range v.Batch() {
+		sr := signs[(r/perImage)*per : (r/perImage+1)*per]
+		vr, or := v.Data[r*per:(r+1)*per], out.Data[r*per:(r+1)*per]
+		for k, s := range sr {
+			or[k] = vr[k] * s
+		}
 	}
 	return out
 }
@@ -380,9 +391,12 @@ func multiplyRows(v *graph.Tensor, signs []float32, perImage int) *graph.Tensor 
 // maskNonZero zeroes v where the forward input x is zero.
 func maskNonZero(v *Vec, x *graph.Tensor, perImage int) {
 	per := len(x.Data) / x.Batch()
-	for k := range v.T.Data {
-		if x.Data[(k/per/perImage)*per+k%per] == 0 {
-			v.T.Data[k] = 0
+	for r := range v.Rows() {
+		vr := v.Row(r)
+		for k, xv := range imageRow(x, r/perImage, per) {
+			if xv == 0 {
+				vr[k] = 0
+			}
 		}
 	}
 }
@@ -390,12 +404,15 @@ func maskNonZero(v *Vec, x *graph.Tensor, perImage int) {
 // multiplySign multiplies v by sign(x) (0 where x is zero).
 func multiplySign(v *Vec, x *graph.Tensor, perImage int) {
 	per := len(x.Data) / x.Batch()
-	for k := range v.T.Data {
-		switch xv := x.Data[(k/per/perImage)*per+k%per]; {
-		case xv < 0:
-			v.T.Data[k] = -v.T.Data[k]
-		case xv == 0:
-			v.T.Data[k] = 0
+	for r := range v.Rows() {
+		vr := v.Row(r)
+		for k, xv := range imageRow(x, r/perImage, per) {
+			switch {
+			case xv < 0:
+				vr[k] = -vr[k]
+			case xv == 0:
+				vr[k] = 0
+			}
 		}
 	}
 }

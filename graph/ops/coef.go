@@ -22,8 +22,13 @@ func channelConst(shape []int, per []float32) *graph.Tensor {
 	for _, d := range shape[2:] {
 		inner *= d
 	}
-	for i := range t.Data {
-		t.Data[i] = per[(i/inner)%len(per)]
+	for start := 0; start < len(t.Data); start += inner * len(per) {
+		for c, v := range per {
+			row := t.Data[start+c*inner : start+(c+1)*inner]
+			for i := range row {
+				row[i] = v
+			}
+		}
 	}
 	return t
 }

@@ -1,0 +1,79 @@
+package excitation_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/paneonnx/paneonnx/excitation"
+	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/importer"
+	"github.com/paneonnx/paneonnx/internal/testutil"
+)
+
+// benchModels are the models the explanation benchmarks time: a folder
+// under the shared models, or under testmodels/cache (full-size exports
+// made by `make fullmodels`).
+var benchModels = []struct{ name, shared, cache string }{
+	{name: "MobileNetV2", shared: "mobilenet_v2_1.0_224_quant"},
+	{name: "ResNet8", shared: "cifar10_resnet8_mlperf_tiny"},
+	{name: "ResNet18", cache: "resnet18"},
+}
+
+func benchModelDir(b *testing.B, shared, cache string) string {
+	if shared != "" {
+		return filepath.Join(testutil.SharedDir(b), "models", shared)
+	}
+	dir := filepath.Join(testutil.RepoRoot(b), "testmodels", "cache", cache)
+	if _, err := importer.Load(filepath.Join(dir, "model.onnx"), nil); err != nil {
+		b.Skipf("%s not available (run `make fullmodels`): %v", dir, err)
+	}
+	return dir
+}
+
+// BenchmarkExplain times what `paneonnx explain --method iom` computes for
+// one image: the forward pass keeping activations, the lowering and the
+// r-Exc+ backward pass to the input (Forward alone for comparison).
+func BenchmarkExplain(b *testing.B) {
+	for _, bm := range benchModels {
+		dir := benchModelDir(b, bm.shared, bm.cache)
+		m, err := importer.Load(filepath.Join(dir, "model.onnx"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, in, err := importer.ReadTensorFile(filepath.Join(dir, "test_data_set_0", "input_0.pb"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		x := in.Tensor()
+		x.Shape[0], x.Data = 1, x.Data[:len(x.Data)/x.Shape[0]]
+		g := excitation.FoldBatchNorm(m.Graph)
+		logits := excitation.Logits(g)
+		b.Run(bm.name+"/Forward", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := g.Run(graph.RunOptions{}, x); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		for _, mode := range []excitation.Mode{excitation.ExcPos, excitation.Grad, excitation.Full} {
+			b.Run(bm.name+"/Explain-"+mode.String(), func(b *testing.B) {
+				for b.Loop() {
+					acts, err := g.Run(graph.RunOptions{KeepAll: true}, x)
+					if err != nil {
+						b.Fatal(err)
+					}
+					l, err := excitation.Lower(g, acts)
+					if err != nil {
+						b.Fatal(err)
+					}
+					y := acts[logits]
+					seeds := graph.New(y.Shape...)
+					seeds.Data[0] = 1
+					if _, err := l.Backward(excitation.Request{Mode: mode, SeedTensor: logits, Seeds: seeds}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
