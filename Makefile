@@ -21,6 +21,7 @@ conformance:
 # Re-exports the committed test models and their golden outputs (PyTorch).
 testmodels:
 	$(PY) testmodels/export.py
+	$(PY) testmodels/verify.py
 
 # Full-size torchvision exports for benchmarks (git-ignored cache).
 fullmodels:

@@ -16,7 +16,7 @@ import (
 var benchModels = []struct{ name, shared, cache string }{
 	{name: "MobileNetV2", shared: "mobilenet_v2_1.0_224_quant"},
 	{name: "ResNet8", shared: "cifar10_resnet8_mlperf_tiny"},
-	{name: "ResNet18", cache: "resnet18"},
+	{name: "ResNet18", cache: "resnet18_full_op13"},
 }
 
 func benchModelDir(b *testing.B, shared, cache string) string {

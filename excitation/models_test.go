@@ -191,7 +191,7 @@ func TestCompletenessSharedModels(t *testing.T) {
 // E− reach 1e50 and more times the logit: the per-seed scale must keep
 // everything finite and the decomposition exact.
 func TestCompletenessFullSize(t *testing.T) {
-	for _, name := range []string{"resnet18", "resnet50", "densenet121", "mobilenet_v2"} {
+	for _, name := range []string{"resnet18_full_op13", "resnet50_full_op13", "densenet121_full_op13", "mobilenet_v2_full_op13"} {
 		dir := filepath.Join(testutil.RepoRoot(t), "testmodels", "cache", name)
 		t.Run(name, func(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(dir, "test_data_set_0", "input_0.pb")); err != nil {
