@@ -12,7 +12,6 @@ const (
 	ewPRelu                 // d = a if a > 0 else b·a
 	ewScale                 // d = s·a
 	ewCopy                  // d = a
-	ewMax                   // d = max(d, a)
 	accScale                // d += s·a
 	accMul                  // d += a·b
 	accMulAbs               // d += a·|b|
@@ -89,11 +88,6 @@ func ewRun(op ewOp, s float32, d, a, b, c []float32, off []int, n int, inc []int
 	case ewCopy:
 		for range n {
 			d[o] = a[i]
-			o, i = o+di, i+ai
-		}
-	case ewMax:
-		for range n {
-			d[o] = max(d[o], a[i])
 			o, i = o+di, i+ai
 		}
 	case accScale:
