@@ -212,7 +212,7 @@ func (l *forwardLayout) gemm(m int, a, src, c []float32, ldc int, bias []float32
 		gemmRow(l.k, a, src, l.offs, c, l.ncols, false, b)
 		return
 	}
-	gemmOffsets(m, l.ncols, l.k, a, l.k, false, src, l.offs, c, ldc, false, bias, workers)
+	gemmOffsets(m, l.ncols, l.k, matA{data: a, ld: l.k}, src, l.offs, c, ldc, false, bias, workers)
 }
 
 // fill copies the group's input channels into the phase planes of buf.

@@ -24,7 +24,10 @@ func Conv2DBackwardData(p ConvParams, dy, w, dx []float32) {
 		return dy[(n*p.M+g*mg)*outPlane : (n*p.M+(g+1)*mg)*outPlane], w[g*wPer : (g+1)*wPer],
 			dx[(n*p.C+g*cg)*inPlane : (n*p.C+(g+1)*cg)*inPlane]
 	}
-	if p.N*outPlane < 2*mg && cg > 1 {
+	// With unit strides the single phase uses every tap in order, so the
+	// weights are read in place; otherwise each phase's taps are gathered.
+	weightsInPlace := p.StrideH == 1 && p.StrideW == 1
+	if !weightsInPlace && p.N*outPlane < 2*mg && cg > 1 {
 		// Few output positions per weight: a GEMM with the weights read in
 		// place plus col2im beats gathering the weights per phase.
 		forEachGroup(p.N, p.Group, 2*wPer*outPlane, func(n, g, workers int, s *scratch) {
@@ -35,10 +38,15 @@ func Conv2DBackwardData(p ConvParams, dy, w, dx []float32) {
 	}
 	l := newBackwardLayout(p)
 	defer l.release()
-	l.prepareWeights(w)
+	if !weightsInPlace {
+		l.prepareWeights(w)
+	}
 	forEachGroup(p.N, p.Group, 2*wPer*outPlane, func(n, g, workers int, s *scratch) {
-		dyg, _, dxg := group(n, g)
-		l.run(dyg, l.weights[g*wPer:(g+1)*wPer], dxg, workers, s)
+		dyg, wg, dxg := group(n, g)
+		if !weightsInPlace {
+			wg = l.weights[g*wPer : (g+1)*wPer]
+		}
+		l.run(dyg, wg, weightsInPlace, dxg, workers, s)
 	})
 }
 
@@ -54,7 +62,7 @@ func backwardCol2im(p *ConvParams, dyg, wg, dxg []float32, workers int, s *scrat
 		offs[m] = m * cols
 	}
 	col := s.get(0, rows*cols)
-	gemmOffsets(rows, cols, mg, wg, rows, true, dyg, offs, col, cols, false, nil, workers)
+	gemmOffsets(rows, cols, mg, matA{data: wg, ld: rows, trans: true}, dyg, offs, col, cols, false, nil, workers)
 	putInts(offsP)
 	inPlane := p.H * p.W
 	parallelRange(workers, cg, rows*cols, func(c0, c1 int) {
@@ -241,8 +249,10 @@ func (l *backwardLayout) prepareWeights(w []float32) {
 	})
 }
 
-// run adds the data gradient of one group of one image to dxg.
-func (l *backwardLayout) run(dyg, wg, dxg []float32, workers int, s *scratch) {
+// run adds the data gradient of one group of one image to dxg. wg is the
+// group's weights, in ONNX layout when inPlace, otherwise as gathered by
+// prepareWeights.
+func (l *backwardLayout) run(dyg, wg []float32, inPlace bool, dxg []float32, workers int, s *scratch) {
 	p := &l.p
 	cg, mg := p.C/p.Group, p.M/p.Group
 	src := dyg
@@ -259,7 +269,12 @@ func (l *backwardLayout) run(dyg, wg, dxg []float32, workers int, s *scratch) {
 	for i := range l.phases {
 		ph := &l.phases[i]
 		k := mg * len(ph.taps)
-		a := wg[mg*ph.wOffset*cg:][:cg*k]
+		a := matA{data: wg[mg*ph.wOffset*cg:][:cg*k], ld: k}
+		if inPlace {
+			// A(c, (m, t)) = wg[(m·cg + c)·taps + t]
+			taps := len(ph.taps)
+			a = matA{data: wg, ld: taps, run: taps, skip: (cg - 1) * taps}
+		}
 		if p.StrideH == 1 && p.StrideW == 1 && l.wq == p.W {
 			// Phase columns are dx's own layout: accumulate in place.
 			l.gemm(cg, k, ph, a, src, dxg, inPlane, true, workers)
@@ -277,10 +292,11 @@ func (l *backwardLayout) run(dyg, wg, dxg []float32, workers int, s *scratch) {
 }
 
 // gemm computes, for one phase, c (m rows, row stride ldc) (+)= a·B.
-func (l *backwardLayout) gemm(m, k int, ph *backwardPhase, a, src, c []float32, ldc int, accumulate bool, workers int) {
+// With one row, a's depth is contiguous (nothing to skip).
+func (l *backwardLayout) gemm(m, k int, ph *backwardPhase, a matA, src, c []float32, ldc int, accumulate bool, workers int) {
 	if m == 1 {
-		gemmRow(k, a, src, ph.offs, c, ph.ncols, accumulate, 0)
+		gemmRow(k, a.data, src, ph.offs, c, ph.ncols, accumulate, 0)
 		return
 	}
-	gemmOffsets(m, ph.ncols, k, a, k, false, src, ph.offs, c, ldc, accumulate, nil, workers)
+	gemmOffsets(m, ph.ncols, k, a, src, ph.offs, c, ldc, accumulate, nil, workers)
 }

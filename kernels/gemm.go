@@ -9,10 +9,11 @@ import "unsafe"
 //
 //	c[i*ldc+j] = (accumulate != 0 ? c[i*ldc+j] : 0) + bias[i] + Σ_{p<k} A(i,p)·b[offs[p]+j]
 //
-// where A(i,p) is a[i*lda+p] (a[p*lda+i] for the column-major variants) and
-// a nil bias counts as zeros. k ≥ 1. Pointers address the first element of
-// each operand.
-type tileFunc func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// with depth k = kOuter·kInner ≥ 1 and a nil bias counting as zeros. For
+// the row-major variants A(i,p) = a[i*lda + (p/kInner)·(kInner+aJump) + p%kInner];
+// for the column-major ones A(i,p) = a[p*lda+i] (kOuter must be 1).
+// Pointers address the first element of each operand.
+type tileFunc func(kOuter, kInner int, a *float32, lda, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileKernels is a family of tile functions for one instruction set.
 type tileKernels struct {
@@ -38,15 +39,40 @@ const (
 	blockKTrans = 64
 )
 
+// matA is the left operand of a GEMM, read in place.
+//
+// Row-major (trans false): A(i,p) = data[i*ld + p], or, when run > 0, the
+// depth is made of runs of run contiguous elements each followed by skip
+// unused ones: A(i,p) = data[i*ld + (p/run)·(run+skip) + p%run].
+// Column-major (trans true): A(i,p) = data[p*ld + i].
+type matA struct {
+	data      []float32
+	ld        int
+	trans     bool
+	run, skip int
+}
+
+// index returns the position of A(i,p) in data; for run-structured A, p
+// must be a multiple of run.
+func (a *matA) index(i, p int) int {
+	switch {
+	case a.trans:
+		return p*a.ld + i
+	case a.run > 0:
+		return i*a.ld + p/a.run*(a.run+a.skip)
+	}
+	return i*a.ld + p
+}
+
 // gemmOffsets computes, for i < m and j < n,
 //
 //	C[i*ldc+j] = (accumulate ? C[i*ldc+j] : 0) + bias[i] + Σ_{p<k} A(i,p)·B[offs[p]+j]
 //
-// on up to workers goroutines, where A(i,p) is A[i*lda+p], or A[p*lda+i]
-// when transA; a nil bias counts as zeros. Row p of B is the n floats at
-// B[offs[p]:]; the caller guarantees they are in bounds. Nothing is read
-// from C when accumulate is false. m, n, k ≥ 1.
-func gemmOffsets(m, n, k int, a []float32, lda int, transA bool, b []float32, offs []int, c []float32, ldc int, accumulate bool, bias []float32, workers int) {
+// on up to workers goroutines; a nil bias counts as zeros. Row p of B is
+// the n floats at B[offs[p]:]; the caller guarantees they are in bounds.
+// Nothing is read from C when accumulate is false. m, n, k ≥ 1; for
+// run-structured A, k is a multiple of the run length.
+func gemmOffsets(m, n, k int, a matA, b []float32, offs []int, c []float32, ldc int, accumulate bool, bias []float32, workers int) {
 	kern := activeKernels
 	rowTiles := (m + kern.rows - 1) / kern.rows
 	colTiles := (n + kern.cols - 1) / kern.cols
@@ -76,23 +102,21 @@ func gemmOffsets(m, n, k int, a []float32, lda int, transA bool, b []float32, of
 		if bias != nil {
 			bi = bias[i0:]
 		}
-		var ai []float32
-		if transA {
-			ai = a[i0:]
-		} else {
-			ai = a[i0*lda:]
-		}
-		gemmBlock(&kern, i1-i0, j1-j0, k, ai, lda, transA, b[j0:], offs, c[i0*ldc+j0:], ldc, accumulate, bi)
+		gemmBlock(&kern, i0, i1-i0, j1-j0, k, &a, b[j0:], offs, c[i0*ldc+j0:], ldc, accumulate, bi)
 	})
 }
 
-// gemmBlock is the single-threaded part of gemmOffsets.
-func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, transA bool, b []float32, offs []int, c []float32, ldc int, accumulate bool, bias []float32) {
+// gemmBlock is the single-threaded part of gemmOffsets for rows i0..i0+m
+// of A (and of C, bias, which the caller has already offset).
+func gemmBlock(kern *tileKernels, i0, m, n, k int, a *matA, b []float32, offs []int, c []float32, ldc int, accumulate bool, bias []float32) {
 	tiles, kb := kern.tiles, blockK
-	rowStep, colStep := lda, 1 // distance between A(i,p) and A(i+1,p), A(i,p+1)
-	if transA {
+	if a.trans {
 		tiles, kb = kern.tilesT, blockKTrans
-		rowStep, colStep = 1, lda
+	}
+	run, skip := 0, a.skip
+	if a.run > 0 {
+		run = a.run
+		kb = max(run, kb-kb%run)
 	}
 	fullCols := n
 	if !kern.anyCols {
@@ -100,6 +124,10 @@ func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, transA bool
 	}
 	for p0 := 0; p0 < k; p0 += kb {
 		kc := min(kb, k-p0)
+		outer, inner := 1, kc
+		if run > 0 {
+			outer, inner = kc/run, run
+		}
 		acc := 0
 		if accumulate || p0 > 0 {
 			acc = 1
@@ -110,18 +138,17 @@ func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, transA bool
 		}
 		for i := 0; i < m; i += kern.rows {
 			rows := min(kern.rows, m-i)
-			tile := tiles[rows-1]
-			ap := &a[i*rowStep+p0*colStep]
+			ap := &a.data[a.index(i0+i, p0)]
 			var bp *float32
 			if bi != nil {
 				bp = &bi[i]
 			}
 			for j := 0; j < fullCols; j += kern.cols {
-				tile(kc, ap, lda, &b[j], &offs[p0], &c[i*ldc+j], ldc, min(kern.cols, fullCols-j), acc, bp)
+				tiles[rows-1](outer, inner, ap, a.ld, skip, &b[j], &offs[p0], &c[i*ldc+j], ldc, min(kern.cols, fullCols-j), acc, bp)
 			}
 		}
 		if fullCols < n {
-			edgeColumns(tiles, kern, m, n-fullCols, kc, a[p0*colStep:], lda, rowStep, b[fullCols:], offs[p0:], c[fullCols:], ldc, acc, bi)
+			edgeColumns(tiles, kern, i0, m, n-fullCols, p0, outer, inner, a, b[fullCols:], offs[p0:], c[fullCols:], ldc, acc, bi)
 		}
 	}
 }
@@ -129,9 +156,9 @@ func gemmBlock(kern *tileKernels, m, n, k int, a []float32, lda int, transA bool
 // edgeColumns handles the last cols < kern.cols columns for kernels that
 // only do full-width tiles: B's columns are copied into a zero-padded panel
 // and each tile is computed into a scratch tile first.
-// rowStep is the distance in a between A(i,p) and A(i+1,p).
-func edgeColumns(tiles []tileFunc, kern *tileKernels, m, cols, k int, a []float32, lda, rowStep int, b []float32, offs []int, c []float32, ldc int, acc int, bias []float32) {
+func edgeColumns(tiles []tileFunc, kern *tileKernels, i0, m, cols, p0, outer, inner int, a *matA, b []float32, offs []int, c []float32, ldc int, acc int, bias []float32) {
 	w := kern.cols
+	k := outer * inner
 	panelP := getFloats(k*w + kern.rows*w)
 	panel, tmp := (*panelP)[:k*w], (*panelP)[k*w:]
 	clear(panel)
@@ -149,7 +176,7 @@ func edgeColumns(tiles []tileFunc, kern *tileKernels, m, cols, k int, a []float3
 		if bias != nil {
 			bp = &bias[i]
 		}
-		tiles[rows-1](k, &a[i*rowStep], lda, &panel[0], &po[0], &tmp[0], w, w, 0, bp)
+		tiles[rows-1](outer, inner, &a.data[a.index(i0+i, p0)], a.ld, a.skip, &panel[0], &po[0], &tmp[0], w, w, 0, bp)
 		for r := range rows {
 			dst := c[(i+r)*ldc : (i+r)*ldc+cols]
 			src := tmp[r*w : r*w+cols]
@@ -208,13 +235,14 @@ func rowGo(k int, a, b []float32, offs []int, c []float32, accumulate bool, bias
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // tileGo is the portable tile kernel: up to goRows rows, any cols ≤ goCols.
-// A(i,p) is a[i*lda+p], or a[p*lda+i] when trans.
-func tileGo(trans bool, rows, k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32) {
-	rowStep, colStep := lda, 1
+func tileGo(trans bool, rows, kOuter, kInner int, a *float32, lda, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32) {
+	k := kOuter * kInner
+	// index of A(r, p)
+	at := func(r, p int) int { return r*lda + p/kInner*(kInner+aJump) + p%kInner }
 	if trans {
-		rowStep, colStep = 1, lda
+		at = func(r, p int) int { return p*lda + r }
 	}
-	as := unsafe.Slice(a, (rows-1)*rowStep+(k-1)*colStep+1)
+	as := unsafe.Slice(a, at(rows-1, k-1)+1)
 	os := unsafe.Slice(offs, k)
 	maxOff := 0
 	for _, o := range os {
@@ -233,7 +261,7 @@ func tileGo(trans bool, rows, k int, a *float32, lda int, b *float32, offs *int,
 	for p, o := range os {
 		brow := bs[o : o+cols]
 		for r := range rows {
-			av := as[r*rowStep+p*colStep]
+			av := as[at(r, p)]
 			ar := acc[r][:cols]
 			for j, bv := range brow {
 				ar[j] += av * bv
@@ -274,31 +302,31 @@ var goKernels = tileKernels{
 	},
 	rowTail: 1,
 	tiles: []tileFunc{
-		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(false, 1, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(false, 1, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(false, 2, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(false, 2, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(false, 3, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(false, 3, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(false, 4, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(false, 4, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
 		},
 	},
 	tilesT: []tileFunc{
-		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(true, 1, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(true, 1, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(true, 2, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(true, 2, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(true, 3, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(true, 3, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(true, 4, k, a, lda, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(true, 4, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
 		},
 	},
 }

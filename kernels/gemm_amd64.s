@@ -4,25 +4,24 @@
 
 #include "textflag.h"
 
-// func tileAVX512x1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x1(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x1(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512x1(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x1_zero
 	VBROADCASTSS (AX), Z0
@@ -34,6 +33,11 @@ tileAVX512x1_zero:
 	VPXORD Z1, Z1, Z1
 
 tileAVX512x1_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512x1_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512x1_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512x1_tail
@@ -81,7 +85,12 @@ tileAVX512x1_tail:
 	JMP          tileAVX512x1_tail
 
 tileAVX512x1_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	DECQ     R14
+	JNZ      tileAVX512x1_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x1_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -93,25 +102,24 @@ tileAVX512x1_store0:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x2(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x2(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512x2(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x2_zero
 	VBROADCASTSS (AX), Z0
@@ -127,6 +135,11 @@ tileAVX512x2_zero:
 	VPXORD Z3, Z3, Z3
 
 tileAVX512x2_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512x2_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512x2_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512x2_tail
@@ -189,7 +202,12 @@ tileAVX512x2_tail:
 	JMP          tileAVX512x2_tail
 
 tileAVX512x2_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	DECQ     R14
+	JNZ      tileAVX512x2_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x2_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -210,25 +228,24 @@ tileAVX512x2_store1:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x3(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x3(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512x3(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x3_zero
 	VBROADCASTSS (AX), Z0
@@ -248,6 +265,11 @@ tileAVX512x3_zero:
 	VPXORD Z5, Z5, Z5
 
 tileAVX512x3_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512x3_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512x3_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512x3_tail
@@ -325,7 +347,12 @@ tileAVX512x3_tail:
 	JMP          tileAVX512x3_tail
 
 tileAVX512x3_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	DECQ     R14
+	JNZ      tileAVX512x3_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x3_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -355,27 +382,26 @@ tileAVX512x3_store2:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x4(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x4(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512x4(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
+	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x4_zero
 	VBROADCASTSS (AX), Z0
@@ -399,6 +425,11 @@ tileAVX512x4_zero:
 	VPXORD Z7, Z7, Z7
 
 tileAVX512x4_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512x4_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512x4_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512x4_tail
@@ -493,7 +524,13 @@ tileAVX512x4_tail:
 	JMP          tileAVX512x4_tail
 
 tileAVX512x4_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	DECQ     R14
+	JNZ      tileAVX512x4_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x4_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -532,27 +569,26 @@ tileAVX512x4_store3:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x5(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x5(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512x5(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
+	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x5_zero
 	VBROADCASTSS (AX), Z0
@@ -580,6 +616,11 @@ tileAVX512x5_zero:
 	VPXORD Z9, Z9, Z9
 
 tileAVX512x5_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512x5_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512x5_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512x5_tail
@@ -689,7 +730,13 @@ tileAVX512x5_tail:
 	JMP          tileAVX512x5_tail
 
 tileAVX512x5_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	DECQ     R14
+	JNZ      tileAVX512x5_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x5_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -737,27 +784,26 @@ tileAVX512x5_store4:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x6(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x6(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512x6(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
+	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x6_zero
 	VBROADCASTSS (AX), Z0
@@ -789,6 +835,11 @@ tileAVX512x6_zero:
 	VPXORD Z11, Z11, Z11
 
 tileAVX512x6_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512x6_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512x6_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512x6_tail
@@ -913,7 +964,13 @@ tileAVX512x6_tail:
 	JMP          tileAVX512x6_tail
 
 tileAVX512x6_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	DECQ     R14
+	JNZ      tileAVX512x6_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x6_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -970,29 +1027,28 @@ tileAVX512x6_store5:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x7(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x7(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x7(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512x7(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
+	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
 	LEAQ         (R8)(DX*2), R9
 	ADDQ         DX, R9
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x7_zero
 	VBROADCASTSS (AX), Z0
@@ -1028,6 +1084,11 @@ tileAVX512x7_zero:
 	VPXORD Z13, Z13, Z13
 
 tileAVX512x7_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512x7_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512x7_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512x7_tail
@@ -1169,7 +1230,14 @@ tileAVX512x7_tail:
 	JMP          tileAVX512x7_tail
 
 tileAVX512x7_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	ADDQ     R11, R9
+	DECQ     R14
+	JNZ      tileAVX512x7_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x7_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -1235,29 +1303,28 @@ tileAVX512x7_store6:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x8(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x8(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x8(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512x8(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
+	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
 	LEAQ         (R8)(DX*2), R9
 	ADDQ         DX, R9
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x8_zero
 	VBROADCASTSS (AX), Z0
@@ -1297,6 +1364,11 @@ tileAVX512x8_zero:
 	VPXORD Z15, Z15, Z15
 
 tileAVX512x8_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512x8_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512x8_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512x8_tail
@@ -1453,7 +1525,14 @@ tileAVX512x8_tail:
 	JMP          tileAVX512x8_tail
 
 tileAVX512x8_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	ADDQ     R11, R9
+	DECQ     R14
+	JNZ      tileAVX512x8_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x8_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -1528,29 +1607,28 @@ tileAVX512x8_store7:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x9(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x9(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x9(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512x9(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
+	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
 	LEAQ         (R8)(DX*2), R9
 	ADDQ         DX, R9
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x9_zero
 	VBROADCASTSS (AX), Z0
@@ -1594,6 +1672,11 @@ tileAVX512x9_zero:
 	VPXORD Z17, Z17, Z17
 
 tileAVX512x9_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512x9_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512x9_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512x9_tail
@@ -1765,7 +1848,14 @@ tileAVX512x9_tail:
 	JMP          tileAVX512x9_tail
 
 tileAVX512x9_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	ADDQ     R11, R9
+	DECQ     R14
+	JNZ      tileAVX512x9_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x9_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -1849,31 +1939,30 @@ tileAVX512x9_store8:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x10(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x10(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x10(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512x10(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
+	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
 	LEAQ         (R8)(DX*2), R9
 	ADDQ         DX, R9
 	LEAQ         (R9)(DX*2), R10
 	ADDQ         DX, R10
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x10_zero
 	VBROADCASTSS (AX), Z0
@@ -1921,6 +2010,11 @@ tileAVX512x10_zero:
 	VPXORD Z19, Z19, Z19
 
 tileAVX512x10_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512x10_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512x10_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512x10_tail
@@ -2109,7 +2203,15 @@ tileAVX512x10_tail:
 	JMP          tileAVX512x10_tail
 
 tileAVX512x10_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	ADDQ     R11, R9
+	ADDQ     R11, R10
+	DECQ     R14
+	JNZ      tileAVX512x10_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x10_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -2202,31 +2304,30 @@ tileAVX512x10_store9:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x11(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x11(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x11(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512x11(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
+	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
 	LEAQ         (R8)(DX*2), R9
 	ADDQ         DX, R9
 	LEAQ         (R9)(DX*2), R10
 	ADDQ         DX, R10
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x11_zero
 	VBROADCASTSS (AX), Z0
@@ -2278,6 +2379,11 @@ tileAVX512x11_zero:
 	VPXORD Z21, Z21, Z21
 
 tileAVX512x11_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512x11_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512x11_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512x11_tail
@@ -2481,7 +2587,15 @@ tileAVX512x11_tail:
 	JMP          tileAVX512x11_tail
 
 tileAVX512x11_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	ADDQ     R11, R9
+	ADDQ     R11, R10
+	DECQ     R14
+	JNZ      tileAVX512x11_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x11_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -2583,31 +2697,30 @@ tileAVX512x11_store10:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x12(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x12(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x12(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512x12(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
+	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
 	LEAQ         (R8)(DX*2), R9
 	ADDQ         DX, R9
 	LEAQ         (R9)(DX*2), R10
 	ADDQ         DX, R10
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x12_zero
 	VBROADCASTSS (AX), Z0
@@ -2663,6 +2776,11 @@ tileAVX512x12_zero:
 	VPXORD Z23, Z23, Z23
 
 tileAVX512x12_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512x12_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512x12_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512x12_tail
@@ -2881,7 +2999,15 @@ tileAVX512x12_tail:
 	JMP          tileAVX512x12_tail
 
 tileAVX512x12_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	ADDQ     R11, R9
+	ADDQ     R11, R10
+	DECQ     R14
+	JNZ      tileAVX512x12_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x12_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -2992,19 +3118,18 @@ tileAVX512x12_store11:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2x1(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x1(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX2x1(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2x1_zero
 	VBROADCASTSS (AX), Y0
@@ -3016,6 +3141,11 @@ tileAVX2x1_zero:
 	VXORPS Y1, Y1, Y1
 
 tileAVX2x1_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX2x1_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX2x1_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX2x1_tail
@@ -3063,7 +3193,12 @@ tileAVX2x1_tail:
 	JMP          tileAVX2x1_tail
 
 tileAVX2x1_done:
-	MOVQ   accumulate+64(FP), AX
+	MOVQ   aJump+32(FP), R11
+	SHLQ   $0x02, R11
+	ADDQ   R11, SI
+	DECQ   R14
+	JNZ    tileAVX2x1_run
+	MOVQ   accumulate+80(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2x1_store0
 	VADDPS (R12), Y0, Y0
@@ -3075,19 +3210,18 @@ tileAVX2x1_store0:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2x2(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x2(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX2x2(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2x2_zero
 	VBROADCASTSS (AX), Y0
@@ -3103,6 +3237,11 @@ tileAVX2x2_zero:
 	VXORPS Y3, Y3, Y3
 
 tileAVX2x2_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX2x2_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX2x2_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX2x2_tail
@@ -3165,7 +3304,12 @@ tileAVX2x2_tail:
 	JMP          tileAVX2x2_tail
 
 tileAVX2x2_done:
-	MOVQ   accumulate+64(FP), AX
+	MOVQ   aJump+32(FP), R11
+	SHLQ   $0x02, R11
+	ADDQ   R11, SI
+	DECQ   R14
+	JNZ    tileAVX2x2_run
+	MOVQ   accumulate+80(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2x2_store0
 	VADDPS (R12), Y0, Y0
@@ -3186,19 +3330,18 @@ tileAVX2x2_store1:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2x3(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x3(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX2x3(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2x3_zero
 	VBROADCASTSS (AX), Y0
@@ -3218,6 +3361,11 @@ tileAVX2x3_zero:
 	VXORPS Y5, Y5, Y5
 
 tileAVX2x3_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX2x3_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX2x3_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX2x3_tail
@@ -3295,7 +3443,12 @@ tileAVX2x3_tail:
 	JMP          tileAVX2x3_tail
 
 tileAVX2x3_done:
-	MOVQ   accumulate+64(FP), AX
+	MOVQ   aJump+32(FP), R11
+	SHLQ   $0x02, R11
+	ADDQ   R11, SI
+	DECQ   R14
+	JNZ    tileAVX2x3_run
+	MOVQ   accumulate+80(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2x3_store0
 	VADDPS (R12), Y0, Y0
@@ -3325,21 +3478,20 @@ tileAVX2x3_store2:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2x4(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x4(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX2x4(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
+	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2x4_zero
 	VBROADCASTSS (AX), Y0
@@ -3363,6 +3515,11 @@ tileAVX2x4_zero:
 	VXORPS Y7, Y7, Y7
 
 tileAVX2x4_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX2x4_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX2x4_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX2x4_tail
@@ -3457,7 +3614,13 @@ tileAVX2x4_tail:
 	JMP          tileAVX2x4_tail
 
 tileAVX2x4_done:
-	MOVQ   accumulate+64(FP), AX
+	MOVQ   aJump+32(FP), R11
+	SHLQ   $0x02, R11
+	ADDQ   R11, SI
+	ADDQ   R11, R8
+	DECQ   R14
+	JNZ    tileAVX2x4_run
+	MOVQ   accumulate+80(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2x4_store0
 	VADDPS (R12), Y0, Y0
@@ -3496,21 +3659,20 @@ tileAVX2x4_store3:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2x5(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x5(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX2x5(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
+	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2x5_zero
 	VBROADCASTSS (AX), Y0
@@ -3538,6 +3700,11 @@ tileAVX2x5_zero:
 	VXORPS Y9, Y9, Y9
 
 tileAVX2x5_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX2x5_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX2x5_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX2x5_tail
@@ -3647,7 +3814,13 @@ tileAVX2x5_tail:
 	JMP          tileAVX2x5_tail
 
 tileAVX2x5_done:
-	MOVQ   accumulate+64(FP), AX
+	MOVQ   aJump+32(FP), R11
+	SHLQ   $0x02, R11
+	ADDQ   R11, SI
+	ADDQ   R11, R8
+	DECQ   R14
+	JNZ    tileAVX2x5_run
+	MOVQ   accumulate+80(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2x5_store0
 	VADDPS (R12), Y0, Y0
@@ -3695,21 +3868,20 @@ tileAVX2x5_store4:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2x6(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x6(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX2x6(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
+	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2x6_zero
 	VBROADCASTSS (AX), Y0
@@ -3741,6 +3913,11 @@ tileAVX2x6_zero:
 	VXORPS Y11, Y11, Y11
 
 tileAVX2x6_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX2x6_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX2x6_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX2x6_tail
@@ -3865,7 +4042,13 @@ tileAVX2x6_tail:
 	JMP          tileAVX2x6_tail
 
 tileAVX2x6_done:
-	MOVQ   accumulate+64(FP), AX
+	MOVQ   aJump+32(FP), R11
+	SHLQ   $0x02, R11
+	ADDQ   R11, SI
+	ADDQ   R11, R8
+	DECQ   R14
+	JNZ    tileAVX2x6_run
+	MOVQ   accumulate+80(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2x6_store0
 	VADDPS (R12), Y0, Y0
@@ -3922,25 +4105,24 @@ tileAVX2x6_store5:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx1(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx1(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512Tx1(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx1_zero
 	VBROADCASTSS (AX), Z0
@@ -3952,6 +4134,11 @@ tileAVX512Tx1_zero:
 	VPXORD Z1, Z1, Z1
 
 tileAVX512Tx1_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512Tx1_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512Tx1_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512Tx1_tail
@@ -4007,7 +4194,12 @@ tileAVX512Tx1_tail:
 	JMP          tileAVX512Tx1_tail
 
 tileAVX512Tx1_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	DECQ     R14
+	JNZ      tileAVX512Tx1_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx1_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -4019,25 +4211,24 @@ tileAVX512Tx1_store0:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx2(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx2(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512Tx2(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx2_zero
 	VBROADCASTSS (AX), Z0
@@ -4053,6 +4244,11 @@ tileAVX512Tx2_zero:
 	VPXORD Z3, Z3, Z3
 
 tileAVX512Tx2_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512Tx2_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512Tx2_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512Tx2_tail
@@ -4123,7 +4319,12 @@ tileAVX512Tx2_tail:
 	JMP          tileAVX512Tx2_tail
 
 tileAVX512Tx2_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	DECQ     R14
+	JNZ      tileAVX512Tx2_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx2_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -4144,25 +4345,24 @@ tileAVX512Tx2_store1:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx3(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx3(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512Tx3(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx3_zero
 	VBROADCASTSS (AX), Z0
@@ -4182,6 +4382,11 @@ tileAVX512Tx3_zero:
 	VPXORD Z5, Z5, Z5
 
 tileAVX512Tx3_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512Tx3_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512Tx3_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512Tx3_tail
@@ -4267,7 +4472,12 @@ tileAVX512Tx3_tail:
 	JMP          tileAVX512Tx3_tail
 
 tileAVX512Tx3_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	DECQ     R14
+	JNZ      tileAVX512Tx3_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx3_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -4297,25 +4507,24 @@ tileAVX512Tx3_store2:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx4(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx4(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512Tx4(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx4_zero
 	VBROADCASTSS (AX), Z0
@@ -4339,6 +4548,11 @@ tileAVX512Tx4_zero:
 	VPXORD Z7, Z7, Z7
 
 tileAVX512Tx4_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512Tx4_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512Tx4_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512Tx4_tail
@@ -4439,7 +4653,13 @@ tileAVX512Tx4_tail:
 	JMP          tileAVX512Tx4_tail
 
 tileAVX512Tx4_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	DECQ     R14
+	JNZ      tileAVX512Tx4_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx4_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -4478,25 +4698,24 @@ tileAVX512Tx4_store3:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx5(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx5(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512Tx5(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx5_zero
 	VBROADCASTSS (AX), Z0
@@ -4524,6 +4743,11 @@ tileAVX512Tx5_zero:
 	VPXORD Z9, Z9, Z9
 
 tileAVX512Tx5_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512Tx5_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512Tx5_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512Tx5_tail
@@ -4639,7 +4863,13 @@ tileAVX512Tx5_tail:
 	JMP          tileAVX512Tx5_tail
 
 tileAVX512Tx5_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	DECQ     R14
+	JNZ      tileAVX512Tx5_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx5_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -4687,25 +4917,24 @@ tileAVX512Tx5_store4:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx6(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx6(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512Tx6(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx6_zero
 	VBROADCASTSS (AX), Z0
@@ -4737,6 +4966,11 @@ tileAVX512Tx6_zero:
 	VPXORD Z11, Z11, Z11
 
 tileAVX512Tx6_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512Tx6_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512Tx6_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512Tx6_tail
@@ -4867,7 +5101,13 @@ tileAVX512Tx6_tail:
 	JMP          tileAVX512Tx6_tail
 
 tileAVX512Tx6_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	DECQ     R14
+	JNZ      tileAVX512Tx6_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx6_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -4924,25 +5164,24 @@ tileAVX512Tx6_store5:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx7(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx7(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx7(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512Tx7(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx7_zero
 	VBROADCASTSS (AX), Z0
@@ -4978,6 +5217,11 @@ tileAVX512Tx7_zero:
 	VPXORD Z13, Z13, Z13
 
 tileAVX512Tx7_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512Tx7_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512Tx7_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512Tx7_tail
@@ -5123,7 +5367,14 @@ tileAVX512Tx7_tail:
 	JMP          tileAVX512Tx7_tail
 
 tileAVX512Tx7_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	ADDQ     R11, R9
+	DECQ     R14
+	JNZ      tileAVX512Tx7_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx7_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -5189,25 +5440,24 @@ tileAVX512Tx7_store6:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx8(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx8(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx8(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512Tx8(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx8_zero
 	VBROADCASTSS (AX), Z0
@@ -5247,6 +5497,11 @@ tileAVX512Tx8_zero:
 	VPXORD Z15, Z15, Z15
 
 tileAVX512Tx8_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512Tx8_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512Tx8_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512Tx8_tail
@@ -5407,7 +5662,14 @@ tileAVX512Tx8_tail:
 	JMP          tileAVX512Tx8_tail
 
 tileAVX512Tx8_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	ADDQ     R11, R9
+	DECQ     R14
+	JNZ      tileAVX512Tx8_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx8_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -5482,25 +5744,24 @@ tileAVX512Tx8_store7:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx9(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx9(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx9(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512Tx9(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx9_zero
 	VBROADCASTSS (AX), Z0
@@ -5544,6 +5805,11 @@ tileAVX512Tx9_zero:
 	VPXORD Z17, Z17, Z17
 
 tileAVX512Tx9_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512Tx9_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512Tx9_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512Tx9_tail
@@ -5719,7 +5985,14 @@ tileAVX512Tx9_tail:
 	JMP          tileAVX512Tx9_tail
 
 tileAVX512Tx9_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	ADDQ     R11, R9
+	DECQ     R14
+	JNZ      tileAVX512Tx9_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx9_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -5803,25 +6076,24 @@ tileAVX512Tx9_store8:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx10(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx10(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx10(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512Tx10(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx10_zero
 	VBROADCASTSS (AX), Z0
@@ -5869,6 +6141,11 @@ tileAVX512Tx10_zero:
 	VPXORD Z19, Z19, Z19
 
 tileAVX512Tx10_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512Tx10_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512Tx10_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512Tx10_tail
@@ -6059,7 +6336,15 @@ tileAVX512Tx10_tail:
 	JMP          tileAVX512Tx10_tail
 
 tileAVX512Tx10_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	ADDQ     R11, R9
+	ADDQ     R11, R10
+	DECQ     R14
+	JNZ      tileAVX512Tx10_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx10_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -6152,25 +6437,24 @@ tileAVX512Tx10_store9:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx11(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx11(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx11(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512Tx11(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx11_zero
 	VBROADCASTSS (AX), Z0
@@ -6222,6 +6506,11 @@ tileAVX512Tx11_zero:
 	VPXORD Z21, Z21, Z21
 
 tileAVX512Tx11_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512Tx11_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512Tx11_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512Tx11_tail
@@ -6427,7 +6716,15 @@ tileAVX512Tx11_tail:
 	JMP          tileAVX512Tx11_tail
 
 tileAVX512Tx11_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	ADDQ     R11, R9
+	ADDQ     R11, R10
+	DECQ     R14
+	JNZ      tileAVX512Tx11_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx11_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -6529,25 +6826,24 @@ tileAVX512Tx11_store10:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx12(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx12(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx12(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX512Tx12(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+56(FP), AX
+	MOVQ         cols+72(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx12_zero
 	VBROADCASTSS (AX), Z0
@@ -6603,6 +6899,11 @@ tileAVX512Tx12_zero:
 	VPXORD Z23, Z23, Z23
 
 tileAVX512Tx12_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX512Tx12_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX512Tx12_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX512Tx12_tail
@@ -6823,7 +7124,15 @@ tileAVX512Tx12_tail:
 	JMP          tileAVX512Tx12_tail
 
 tileAVX512Tx12_done:
-	MOVQ     accumulate+64(FP), AX
+	MOVQ     aJump+32(FP), R11
+	SHLQ     $0x02, R11
+	ADDQ     R11, SI
+	ADDQ     R11, R8
+	ADDQ     R11, R9
+	ADDQ     R11, R10
+	DECQ     R14
+	JNZ      tileAVX512Tx12_run
+	MOVQ     accumulate+80(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx12_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -6934,19 +7243,18 @@ tileAVX512Tx12_store11:
 	VZEROUPPER
 	RET
 
-// func tileAVX2Tx1(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2Tx1(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2Tx1(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX2Tx1(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2Tx1_zero
 	VBROADCASTSS (AX), Y0
@@ -6958,6 +7266,11 @@ tileAVX2Tx1_zero:
 	VXORPS Y1, Y1, Y1
 
 tileAVX2Tx1_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX2Tx1_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX2Tx1_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX2Tx1_tail
@@ -7008,7 +7321,12 @@ tileAVX2Tx1_tail:
 	JMP          tileAVX2Tx1_tail
 
 tileAVX2Tx1_done:
-	MOVQ   accumulate+64(FP), AX
+	MOVQ   aJump+32(FP), R11
+	SHLQ   $0x02, R11
+	ADDQ   R11, SI
+	DECQ   R14
+	JNZ    tileAVX2Tx1_run
+	MOVQ   accumulate+80(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2Tx1_store0
 	VADDPS (R12), Y0, Y0
@@ -7020,19 +7338,18 @@ tileAVX2Tx1_store0:
 	VZEROUPPER
 	RET
 
-// func tileAVX2Tx2(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2Tx2(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2Tx2(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX2Tx2(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2Tx2_zero
 	VBROADCASTSS (AX), Y0
@@ -7048,6 +7365,11 @@ tileAVX2Tx2_zero:
 	VXORPS Y3, Y3, Y3
 
 tileAVX2Tx2_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX2Tx2_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX2Tx2_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX2Tx2_tail
@@ -7113,7 +7435,12 @@ tileAVX2Tx2_tail:
 	JMP          tileAVX2Tx2_tail
 
 tileAVX2Tx2_done:
-	MOVQ   accumulate+64(FP), AX
+	MOVQ   aJump+32(FP), R11
+	SHLQ   $0x02, R11
+	ADDQ   R11, SI
+	DECQ   R14
+	JNZ    tileAVX2Tx2_run
+	MOVQ   accumulate+80(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2Tx2_store0
 	VADDPS (R12), Y0, Y0
@@ -7134,19 +7461,18 @@ tileAVX2Tx2_store1:
 	VZEROUPPER
 	RET
 
-// func tileAVX2Tx3(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2Tx3(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2Tx3(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX2Tx3(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2Tx3_zero
 	VBROADCASTSS (AX), Y0
@@ -7166,6 +7492,11 @@ tileAVX2Tx3_zero:
 	VXORPS Y5, Y5, Y5
 
 tileAVX2Tx3_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX2Tx3_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX2Tx3_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX2Tx3_tail
@@ -7246,7 +7577,12 @@ tileAVX2Tx3_tail:
 	JMP          tileAVX2Tx3_tail
 
 tileAVX2Tx3_done:
-	MOVQ   accumulate+64(FP), AX
+	MOVQ   aJump+32(FP), R11
+	SHLQ   $0x02, R11
+	ADDQ   R11, SI
+	DECQ   R14
+	JNZ    tileAVX2Tx3_run
+	MOVQ   accumulate+80(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2Tx3_store0
 	VADDPS (R12), Y0, Y0
@@ -7276,19 +7612,18 @@ tileAVX2Tx3_store2:
 	VZEROUPPER
 	RET
 
-// func tileAVX2Tx4(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2Tx4(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2Tx4(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX2Tx4(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2Tx4_zero
 	VBROADCASTSS (AX), Y0
@@ -7312,6 +7647,11 @@ tileAVX2Tx4_zero:
 	VXORPS Y7, Y7, Y7
 
 tileAVX2Tx4_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX2Tx4_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX2Tx4_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX2Tx4_tail
@@ -7407,7 +7747,13 @@ tileAVX2Tx4_tail:
 	JMP          tileAVX2Tx4_tail
 
 tileAVX2Tx4_done:
-	MOVQ   accumulate+64(FP), AX
+	MOVQ   aJump+32(FP), R11
+	SHLQ   $0x02, R11
+	ADDQ   R11, SI
+	ADDQ   R11, R8
+	DECQ   R14
+	JNZ    tileAVX2Tx4_run
+	MOVQ   accumulate+80(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2Tx4_store0
 	VADDPS (R12), Y0, Y0
@@ -7446,19 +7792,18 @@ tileAVX2Tx4_store3:
 	VZEROUPPER
 	RET
 
-// func tileAVX2Tx5(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2Tx5(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2Tx5(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX2Tx5(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2Tx5_zero
 	VBROADCASTSS (AX), Y0
@@ -7486,6 +7831,11 @@ tileAVX2Tx5_zero:
 	VXORPS Y9, Y9, Y9
 
 tileAVX2Tx5_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX2Tx5_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX2Tx5_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX2Tx5_tail
@@ -7596,7 +7946,13 @@ tileAVX2Tx5_tail:
 	JMP          tileAVX2Tx5_tail
 
 tileAVX2Tx5_done:
-	MOVQ   accumulate+64(FP), AX
+	MOVQ   aJump+32(FP), R11
+	SHLQ   $0x02, R11
+	ADDQ   R11, SI
+	ADDQ   R11, R8
+	DECQ   R14
+	JNZ    tileAVX2Tx5_run
+	MOVQ   accumulate+80(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2Tx5_store0
 	VADDPS (R12), Y0, Y0
@@ -7644,19 +8000,18 @@ tileAVX2Tx5_store4:
 	VZEROUPPER
 	RET
 
-// func tileAVX2Tx6(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2Tx6(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2Tx6(SB), NOSPLIT, $0-80
-	MOVQ         k+0(FP), CX
-	MOVQ         lda+16(FP), DX
+TEXT ·tileAVX2Tx6(SB), NOSPLIT, $0-96
+	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
-	MOVQ         a+8(FP), SI
-	MOVQ         b+24(FP), DI
-	MOVQ         offs+32(FP), BX
-	MOVQ         c+40(FP), R12
-	MOVQ         ldc+48(FP), R13
+	MOVQ         a+16(FP), SI
+	MOVQ         b+40(FP), DI
+	MOVQ         offs+48(FP), BX
+	MOVQ         c+56(FP), R12
+	MOVQ         ldc+64(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+72(FP), AX
+	MOVQ         bias+88(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2Tx6_zero
 	VBROADCASTSS (AX), Y0
@@ -7688,6 +8043,11 @@ tileAVX2Tx6_zero:
 	VXORPS Y11, Y11, Y11
 
 tileAVX2Tx6_init:
+	MOVQ kOuter+0(FP), R14
+
+tileAVX2Tx6_run:
+	MOVQ kInner+8(FP), CX
+
 tileAVX2Tx6_block:
 	CMPQ         CX, $0x04
 	JL           tileAVX2Tx6_tail
@@ -7813,7 +8173,13 @@ tileAVX2Tx6_tail:
 	JMP          tileAVX2Tx6_tail
 
 tileAVX2Tx6_done:
-	MOVQ   accumulate+64(FP), AX
+	MOVQ   aJump+32(FP), R11
+	SHLQ   $0x02, R11
+	ADDQ   R11, SI
+	ADDQ   R11, R8
+	DECQ   R14
+	JNZ    tileAVX2Tx6_run
+	MOVQ   accumulate+80(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2Tx6_store0
 	VADDPS (R12), Y0, Y0

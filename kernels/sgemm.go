@@ -74,7 +74,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		})
 		return
 	}
-	gemmOffsets(m, n, k, aOp, ldaOp, transA, bOp, offs, c, ldc, accumulate, nil, workers)
+	gemmOffsets(m, n, k, matA{data: aOp, ld: ldaOp, trans: transA}, bOp, offs, c, ldc, accumulate, nil, workers)
 }
 
 // swapRows is the row count of op(A) below which C = op(A)·Bᵀ is computed
@@ -110,13 +110,13 @@ func sgemmSwapped(transA bool, m, n, k int, alpha float32, a []float32, lda int,
 		offs[p] = p * ldr
 	}
 	if m == 1 {
-		gemmOffsets(n, 1, k, b, ldb, false, rhs, offs, c, 1, accumulate, nil, workers)
+		gemmOffsets(n, 1, k, matA{data: b, ld: ldb}, rhs, offs, c, 1, accumulate, nil, workers)
 		return
 	}
 	ctP := getFloats(n * m)
 	defer putFloats(ctP)
 	ct := *ctP
-	gemmOffsets(n, m, k, b, ldb, false, rhs, offs, ct, m, false, nil, workers)
+	gemmOffsets(n, m, k, matA{data: b, ld: ldb}, rhs, offs, ct, m, false, nil, workers)
 	for i := range m {
 		row := c[i*ldc : i*ldc+n]
 		for j := range row {

@@ -3,9 +3,11 @@
 //
 // Every kernel computes one register tile of C = A·B:
 //
-//	C[i][j] (+)= bias[i] + Σ_p A[i*lda + p] · B[offs[p] + j]   for i < rows, j < cols, p < k
+//	C[i][j] (+)= bias[i] + Σ_p A(i, p) · B[offs[p] + j]   for i < rows, j < cols, p < kOuter·kInner
 //
-// where a nil bias counts as zeros.
+// where a nil bias counts as zeros. The depth runs in kOuter runs of kInner
+// steps; after each run the A pointer skips aJump more elements, so
+// A(i, p) = a[i*lda + (p/kInner)*(kInner+aJump) + p%kInner].
 // A is read in place: row-major with rows lda elements apart, or, for the
 // "T" kernels, column-major (A[i][p] at a[p*lda + i]). B is read through a
 // table of row offsets, so plain matrices (offs[p] = p*ldb) and shifted
@@ -28,7 +30,7 @@ const (
 )
 
 const (
-	tileSignature = "func(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)"
+	tileSignature = "func(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)"
 	rowSignature  = "func(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)"
 )
 
@@ -64,7 +66,6 @@ func aAddr(trans bool, bases []Register, ldaReg Register, row, u int) Mem {
 // loadArgs loads the common arguments and returns the A base registers.
 func loadArgs(rows int, trans bool) (kReg, ldaReg Register, bases []Register, bReg, offsReg, cReg, ldcReg Register) {
 	kReg, ldaReg, bReg, offsReg, cReg, ldcReg = RCX, RDX, RDI, RBX, R12, R13
-	Load(Param("k"), kReg)
 	Load(Param("lda"), ldaReg)
 	SHLQ(U8(2), ldaReg)
 	baseRegs := []Register{RSI, R8, R9, R10}
@@ -367,14 +368,19 @@ func transDoc(trans bool) string {
 	return ""
 }
 
-// kLoop emits the k loop, unrolled by `unroll`, calling step(u) for the
-// u-th step of an unrolled block; step addresses the offset table with
-// displacement 8u and row-major A with displacement 4u, while column-major
-// A (trans) is advanced by step itself.
+// kLoop emits the depth loop: kOuter runs of kInner steps, each run
+// unrolled by `unroll`, calling step(u) for the u-th step of an unrolled
+// block; step addresses the offset table with displacement 8u and row-major
+// A with displacement 4u, while column-major A (trans) is advanced by step
+// itself. After each run the A bases skip aJump elements. Uses R11, R14.
 func kLoop(name string, trans bool, kReg, offsReg Register, bases []Register, step func(u int)) {
+	jumpBases := bases
 	if trans {
 		bases = nil
 	}
+	Load(Param("kOuter"), R14)
+	Label(name + "_run")
+	Load(Param("kInner"), kReg)
 	Label(name + "_block")
 	CMPQ(kReg, U8(unroll))
 	JL(LabelRef(name + "_tail"))
@@ -399,6 +405,13 @@ func kLoop(name string, trans bool, kReg, offsReg Register, bases []Register, st
 	DECQ(kReg)
 	JMP(LabelRef(name + "_tail"))
 	Label(name + "_done")
+	Load(Param("aJump"), R11)
+	SHLQ(U8(2), R11)
+	for _, r := range jumpBases {
+		ADDQ(R11, r)
+	}
+	DECQ(R14)
+	JNZ(LabelRef(name + "_run"))
 }
 
 func zmm(i int) VecPhysical {
