@@ -41,7 +41,7 @@ func newBatchNorm(s *graph.NodeSpec) (graph.Op, error) {
 	if training, err := s.Int("training_mode", 0); err != nil {
 		return nil, err
 	} else if training != 0 {
-		return nil, s.Errorf("training_mode = %d: only inference is supported", training)
+		return nil, s.Errorf("training_mode = %d: training is not supported (inference only)", training)
 	}
 	var p [4][]float64
 	for i, what := range []string{"scale", "B", "input_mean", "input_var"} {

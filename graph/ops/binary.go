@@ -62,7 +62,7 @@ func newArith(s *graph.NodeSpec, typ string, op ewOp) (graph.Op, error) {
 	case len(data) == 0:
 		return nil, s.Errorf("has no data input")
 	case op == ewPRelu && (len(data) != 1 || data[0] != 0):
-		return nil, s.Errorf("the slope must be a constant")
+		return nil, s.Errorf("the slope: %w", graph.ErrNotConstant)
 	case len(data) == 1:
 		a.kFirst = data[0] == 1
 		a.k = s.Input(1 - data[0]).Const.Tensor()

@@ -107,7 +107,7 @@ func newDropout(s *graph.NodeSpec) (graph.Op, error) {
 	if tm, err := s.ConstInput(2, "training_mode", true); err != nil {
 		return nil, err
 	} else if tm != nil && (len(tm.V) != 1 || tm.V[0] != 0) {
-		return nil, s.Errorf("training_mode is true; only inference is supported")
+		return nil, s.Errorf("training_mode is true: training is not supported (inference only)")
 	}
 	inputs := 1
 	if s.Opset >= 12 {
