@@ -19,6 +19,7 @@ import (
 	"github.com/paneonnx/paneonnx/importer"
 	"github.com/paneonnx/paneonnx/iom"
 	"github.com/paneonnx/paneonnx/render"
+	"github.com/paneonnx/paneonnx/saliency"
 	"github.com/paneonnx/paneonnx/testmodels"
 )
 
@@ -27,17 +28,18 @@ func explainCommand() *cli.Command {
 		Name:  "explain",
 		Usage: "write saliency maps that explain a model's predictions",
 		Description: "Without arguments, explains the embedded default model (a small MNIST CNN) on its embedded digit.\n" +
-			"Methods: " + strings.Join(methodNames(), ", ") + ".",
+			"Methods: " + strings.Join(saliency.Names(), ", ") + ", or all.",
 		ArgsUsage: "[MODEL IMAGE...]",
 		Flags: append(preprocessFlags(),
 			&cli.IntFlag{Name: "class", Value: -1, Usage: "explain this class index (default: the top class)"},
 			&cli.IntFlag{Name: "top", Value: 1, Usage: "explain the K most probable classes"},
-			&cli.StringFlag{Name: "method", Value: "iom", Usage: "comma-separated methods"},
+			&cli.StringFlag{Name: "method", Value: "iom", Usage: "comma-separated methods, or all"},
 			&cli.StringFlag{Name: "at-layer", Usage: "read the maps at this tensor instead of the input"},
 			&cli.StringFlag{Name: "seed-layer", Usage: "explain a neuron or channel of this tensor instead of a class"},
 			&cli.IntFlag{Name: "seed-channel", Value: -1, Usage: "with --seed-layer: the channel to explain"},
 			&cli.IntFlag{Name: "seed-index", Value: -1, Usage: "with --seed-layer: the element (flat index within one image) to explain"},
 			&cli.IntFlag{Name: "smooth", Value: 3, Usage: "box filter size k of IOM (1 disables)"},
+			&cli.StringFlag{Name: "target-layer", Usage: "CAM target layer (default: the last spatial feature map; \"penultimate-conv\" for the paper's choice)"},
 			&cli.StringFlag{Name: "out", Value: "out", Usage: "output folder"},
 			&cli.StringFlag{Name: "input-pb", Usage: "read the input tensor from an ONNX TensorProto file instead of images"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON"},
@@ -46,20 +48,13 @@ func explainCommand() *cli.Command {
 	}
 }
 
-func methodNames() []string {
-	var names []string
-	for _, m := range iom.Methods {
-		names = append(names, string(m))
-	}
-	return names
-}
-
 // summary is summary.json.
 type summary struct {
 	Model     string             `json:"model"`
 	Logits    string             `json:"logits_tensor"`
 	Methods   []string           `json:"methods"`
 	Protocol  protocol           `json:"protocol"`
+	Protocols map[string]any     `json:"method_protocols"`
 	Images    []imageSummary     `json:"images"`
 	TimingsMS map[string]float64 `json:"timings_ms"`
 }
@@ -128,9 +123,17 @@ func explainDefault(cmd *cli.Command) error {
 }
 
 func explain(cmd *cli.Command, m *importer.Model, paths []string) error {
-	methods, err := iom.ParseMethods(cmd.String("method"))
+	methods, err := parseMethodList(cmd.String("method"))
 	if err != nil {
 		return err
+	}
+	layerMode := cmd.String("seed-layer") != "" || cmd.String("at-layer") != ""
+	if layerMode {
+		for _, name := range methods {
+			if _, err := iom.ParseMethods(name); err != nil {
+				return fmt.Errorf("--seed-layer and --at-layer work with the excitation methods only: %w", err)
+			}
+		}
 	}
 	times := map[string]float64{}
 	clock := time.Now()
@@ -145,30 +148,24 @@ func explain(cmd *cli.Command, m *importer.Model, paths []string) error {
 		return err
 	}
 	lap("load")
-	acts, err := g.Run(graph.RunOptions{KeepAll: true}, x)
+	pass, err := saliency.NewPass(g, x)
 	if err != nil {
 		return err
 	}
 	lap("forward")
-	l, err := excitation.Lower(g, acts)
-	if err != nil {
-		return err
-	}
-	lap("lower")
-	logits := excitation.Logits(g)
 	labels, err := loadLabels(cmd.String("labels"), m.Path)
 	if err != nil {
 		return err
 	}
-	preds := topK(acts[logits], names, labels, max(cmd.Int("top"), 5))
-	seedTensor, seeds, targets, err := explainSeeds(cmd, l, logits, preds, labels)
+	preds := topK(pass.Acts[pass.Logits], names, labels, max(cmd.Int("top"), 5))
+	seedTensor, seeds, targets, err := explainSeeds(cmd, pass.L, pass.Logits, preds, labels)
 	if err != nil {
 		return err
 	}
 	perImage := seeds.Batch() / x.Batch()
 
 	// Completeness (SPEC §5.6) for every seed, reported in the summary.
-	full, err := l.Backward(excitation.Request{Mode: excitation.Full, SeedTensor: seedTensor, Seeds: seeds})
+	full, err := pass.L.Backward(excitation.Request{Mode: excitation.Full, SeedTensor: seedTensor, Seeds: seeds})
 	if err != nil {
 		return err
 	}
@@ -178,79 +175,67 @@ func explain(cmd *cli.Command, m *importer.Model, paths []string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	k := cmd.Int("smooth")
-	sum := summary{Model: m.Path, Logits: logits, TimingsMS: times, Protocol: protocol{
-		Seed: seedTensor, ReadAt: cmd.String("at-layer"), Smooth: k,
-		BNFolded: len(m.Graph.Nodes) - len(g.Nodes), SignAtZero: "+1",
-	}}
+	opts := saliency.Options{Smooth: cmd.Int("smooth"), TargetLayer: cmd.String("target-layer")}
+	sum := summary{Model: m.Path, Logits: pass.Logits, TimingsMS: times, Methods: methods, Protocols: map[string]any{},
+		Protocol: protocol{Seed: seedTensor, ReadAt: cmd.String("at-layer"), Smooth: opts.Smooth,
+			BNFolded: len(m.Graph.Nodes) - len(g.Nodes), SignAtZero: "+1"}}
 	if sum.Protocol.ReadAt == "" {
 		sum.Protocol.ReadAt = g.Inputs[0]
 	}
-	for _, meth := range methods {
-		sum.Methods = append(sum.Methods, string(meth))
-	}
 	rows := make([]targetResult, seeds.Batch())
+	stems := make([]string, len(rows))
 	for b := range rows {
 		c := full.Completeness[b]
 		rows[b] = targetResult{Target: targets[b].name, Class: targets[b].class, Value: c.Target, Files: map[string]string{},
 			Completeness: completenessJSON{Reconstructed: c.Reconstructed, Residual: c.Residual(), EPos: c.EPos, ENeg: c.ENeg, SplitResidual: c.SplitResidual()}}
+		stems[b] = names[b/perImage]
+		if perImage > 1 {
+			stems[b] = fmt.Sprintf("%s_%s", stems[b], targets[b].name)
+		}
 	}
 	views := make([][]render.Tile, seeds.Batch())
-	for _, meth := range methods {
-		raw, err := iom.Compute(l, meth, seedTensor, seeds, cmd.String("at-layer"))
+	for _, name := range methods {
+		maps, protocol, err := methodMaps(pass, name, layerMode, seedTensor, seeds, targets, perImage, opts, cmd.String("at-layer"))
 		if err != nil {
 			return err
 		}
-		lap(string(meth))
-		for b := range raw.Maps {
-			img := b / perImage
-			stem := names[img]
-			if perImage > 1 {
-				stem = fmt.Sprintf("%s_%s", stem, targets[b].name)
-			}
-			base := filepath.Join(out, stem+"_"+string(meth))
-			final := raw.Final(b, k)
-			files, tile, err := writeMaps(base, raw.Shape, raw.Maps[b], final, photos[img])
+		sum.Protocols[name] = protocol
+		lap(name)
+		for b, mp := range maps {
+			files, tile, err := writeMaps(filepath.Join(out, stems[b]+"_"+name), mp, photos[b/perImage])
 			if err != nil {
 				return err
 			}
 			for kind, f := range files {
-				rows[b].Files[string(meth)+kind] = f
+				rows[b].Files[name+kind] = f
 			}
 			if tile != nil {
-				views[b] = append(views[b], render.Tile{Title: string(meth), Img: tile})
+				views[b] = append(views[b], render.Tile{Title: name, Img: tile})
 			}
 		}
 		lap("write")
 	}
 	for b := range rows {
-		img := b / perImage
 		if len(views[b]) == 0 {
 			continue
 		}
-		ph, err := render.Photo(photos[img])
+		ph, err := render.Photo(photos[b/perImage])
 		if err != nil {
 			return err
 		}
 		tiles := append([]render.Tile{{Title: targets[b].name, Img: upscale(ph)}}, views[b]...)
-		grid, err := render.Grid(tiles, len(tiles))
+		grid, err := render.Grid(tiles, min(len(tiles), 6))
 		if err != nil {
 			return err
 		}
-		stem := names[img]
-		if perImage > 1 {
-			stem = fmt.Sprintf("%s_%s", stem, targets[b].name)
-		}
-		path := filepath.Join(out, stem+"_grid.png")
+		path := filepath.Join(out, stems[b]+"_grid.png")
 		if err := render.SavePNG(path, grid); err != nil {
 			return err
 		}
 		rows[b].Files["grid"] = path
 	}
 	for i := range names {
-		is := imageSummary{Input: names[i], Top: preds[i].Top}
-		is.Targets = rows[i*perImage : (i+1)*perImage]
-		sum.Images = append(sum.Images, is)
+		sum.Images = append(sum.Images, imageSummary{Input: names[i], Top: preds[i].Top, Targets: rows[i*perImage : (i+1)*perImage]})
 	}
 	lap("write")
 	data, err := json.MarshalIndent(sum, "", "  ")
@@ -270,16 +255,76 @@ func explain(cmd *cli.Command, m *importer.Model, paths []string) error {
 			fmt.Printf("  %s = %.4g = E+ %.4g + E− %.4g (completeness residual %.2g)\n", t.Target, t.Value, t.Completeness.EPos, t.Completeness.ENeg, t.Completeness.Residual)
 		}
 	}
-	fmt.Printf("wrote %s (forward %.1f ms, methods %s)\n", out, times["forward"], methodTimes(times, methods))
+	var parts []string
+	for _, name := range methods {
+		parts = append(parts, fmt.Sprintf("%s %.1f ms", name, times[name]))
+	}
+	fmt.Printf("wrote %s (forward %.1f ms; %s)\n", out, times["forward"], strings.Join(parts, ", "))
 	return nil
 }
 
-func methodTimes(times map[string]float64, methods []iom.Method) string {
-	var parts []string
-	for _, m := range methods {
-		parts = append(parts, fmt.Sprintf("%s %.1f ms", m, times[string(m)]))
+// parseMethodList splits --method; "all" stands for every registered method.
+func parseMethodList(s string) ([]string, error) {
+	var out []string
+	for _, name := range strings.Split(s, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		switch {
+		case name == "":
+		case name == "all":
+			out = append(out, saliency.Names()...)
+		default:
+			if _, err := saliency.Lookup(name); err != nil {
+				return nil, err
+			}
+			out = append(out, name)
+		}
 	}
-	return strings.Join(parts, ", ")
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no method given (known: %s)", strings.Join(saliency.Names(), ", "))
+	}
+	return out, nil
+}
+
+// methodMaps computes the maps of one method for every seed row: through
+// the saliency registry for class targets read at the input, or with the
+// excitation engine directly for --seed-layer and --at-layer.
+func methodMaps(p *saliency.Pass, name string, layerMode bool, seedTensor string, seeds *graph.Tensor, targets []target, perImage int, opts saliency.Options, at string) ([]saliency.Map, any, error) {
+	maps := make([]saliency.Map, seeds.Batch())
+	if layerMode {
+		ms, err := iom.ParseMethods(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		raw, err := iom.Compute(p.L, ms[0], seedTensor, seeds, at)
+		if err != nil {
+			return nil, nil, err
+		}
+		for b := range maps {
+			maps[b] = saliency.Map{Data: raw.Final(b, opts.Smooth), Raw: raw.Maps[b], RawShape: raw.Shape}
+			if len(raw.Shape) == 3 {
+				maps[b].C, maps[b].H, maps[b].W = raw.Shape[0], raw.Shape[1], raw.Shape[2]
+			}
+		}
+		return maps, map[string]any{"method": name, "seed": seedTensor, "read_at": at, "smooth_k": opts.Smooth}, nil
+	}
+	method, err := saliency.Lookup(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	for j := range perImage {
+		ts := make([]int, p.Images())
+		for n := range ts {
+			ts[n] = targets[n*perImage+j].class
+		}
+		ms, err := method.Maps(p, ts, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		for n, mp := range ms {
+			maps[n*perImage+j] = mp
+		}
+	}
+	return maps, method.Protocol(p, opts), nil
 }
 
 // target names one seed row.
@@ -421,26 +466,35 @@ func displayTensor(shape []int, data []float32) render.Map {
 	return m
 }
 
-// writeMaps writes the raw and final maps as .npy and, for maps over the
-// image, the three picture views. It returns the files written and the
-// main view for the grid (nil for maps read at another tensor).
-func writeMaps(base string, shape []int, raw, final []float32, photo render.Map) (map[string]string, image.Image, error) {
-	files := map[string]string{"_raw.npy": base + "_raw.npy", ".npy": base + ".npy"}
-	if err := render.SaveNPY(base+"_raw.npy", raw, shape); err != nil {
+// writeMaps writes the final map (and the raw one when the method has it)
+// as .npy and, for maps over the image, the three picture views. It returns
+// the files written and the main view for the grid (nil for maps read at
+// another tensor).
+func writeMaps(base string, mp saliency.Map, photo render.Map) (map[string]string, image.Image, error) {
+	files := map[string]string{".npy": base + ".npy"}
+	shape := []int{mp.C, mp.H, mp.W}
+	if mp.C == 0 {
+		shape = mp.RawShape
+	}
+	if err := render.SaveNPY(base+".npy", mp.Data, shape); err != nil {
 		return nil, nil, err
 	}
-	if err := render.SaveNPY(base+".npy", final, shape); err != nil {
-		return nil, nil, err
+	if mp.Raw != nil {
+		files["_raw.npy"] = base + "_raw.npy"
+		if err := render.SaveNPY(base+"_raw.npy", mp.Raw, mp.RawShape); err != nil {
+			return nil, nil, err
+		}
 	}
-	if len(shape) != 3 || shape[1] != photo.H || shape[2] != photo.W || (shape[0] != 1 && shape[0] != 3) {
+	if mp.H != photo.H || mp.W != photo.W || (mp.C != 1 && mp.C != 3) {
 		return files, nil, nil
 	}
-	m := render.Map{C: shape[0], H: shape[1], W: shape[2], Data: final}
-	var main image.Image
-	for _, v := range []struct {
+	m := render.Map{C: mp.C, H: mp.H, W: mp.W, Data: mp.Data}
+	views := []struct {
 		suffix string
 		draw   func(photo, m render.Map) (*image.RGBA, error)
-	}{{".png", render.AbsRGB}, {"_signed.png", render.Signed}, {"_jet.png", render.Jet}} {
+	}{{".png", render.AbsRGB}, {"_signed.png", render.Signed}, {"_jet.png", render.Jet}}
+	var main image.Image
+	for _, v := range views {
 		img, err := v.draw(photo, m)
 		if err != nil {
 			return nil, nil, err
@@ -450,7 +504,8 @@ func writeMaps(base string, shape []int, raw, final []float32, photo render.Map)
 			return nil, nil, err
 		}
 		files[v.suffix] = base + v.suffix
-		if main == nil {
+		// The paper's |map| view for per-channel maps, the jet overlay for CAMs.
+		if (mp.C == 3 && v.suffix == ".png") || (mp.C == 1 && v.suffix == "_jet.png") {
 			main = big
 		}
 	}
