@@ -253,9 +253,7 @@ func gatherPlane(dst []float32, hq, wq int, src []float32, h, w, sh, sw, r0, c0 
 			copy(row[jlo:jhi], s[jlo+c0:jhi+c0])
 			continue
 		}
-		for j := jlo; j < jhi; j++ {
-			row[j] = s[j*sw+c0]
-		}
+		gatherStrided(row[jlo:jhi], s[jlo*sw+c0:], sw)
 	}
 }
 
@@ -274,21 +272,13 @@ func scatterPlane(dst []float32, rows, cols, rowStride, colStride int, src []flo
 			continue
 		}
 		d := dst[i*rowStride:]
-		for j, v := range s {
-			if accumulate {
-				d[j*colStride] += v
-			} else {
-				d[j*colStride] = v
-			}
+		if accumulate {
+			scatterAddStrided(d, s, colStride)
+			continue
 		}
-	}
-}
-
-// addTo sets dst[i] += src[i].
-func addTo(dst, src []float32) {
-	src = src[:len(dst)]
-	for i, v := range src {
-		dst[i] += v
+		for j, v := range s {
+			d[j*colStride] = v
+		}
 	}
 }
 

@@ -98,9 +98,7 @@ func col2imTap(p *ConvParams, dst, src []float32, dh, dw int) {
 			addTo(d[:len(s)], s)
 			continue
 		}
-		for j, v := range s {
-			d[j*sw] += v
-		}
+		scatterAddStrided(d, s, sw)
 	}
 }
 

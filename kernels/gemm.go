@@ -27,6 +27,8 @@ type tileKernels struct {
 	// bias counts as zero.
 	row     func(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)
 	rowTail int
+	// gather, when not nil, sets dst[j] = src[j*stride] for j < n.
+	gather func(dst *float32, src *float32, n int, stride int)
 }
 
 // Blocking parameters of the GEMM driver.
@@ -231,6 +233,52 @@ func rowGo(k int, a, b []float32, offs []int, c []float32, accumulate bool, bias
 		}
 	}
 }
+
+// gatherStrided sets dst[j] = src[j*stride] for j < len(dst).
+func gatherStrided(dst, src []float32, stride int) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	_ = src[(n-1)*stride]
+	if f := activeKernels.gather; f != nil && n >= 8 {
+		f(&dst[0], &src[0], n, stride)
+		return
+	}
+	for j := range dst {
+		dst[j] = src[j*stride]
+	}
+}
+
+// scatterAddStrided sets dst[j*stride] += src[j] for j < len(src); stride ≥ 1.
+func scatterAddStrided(dst, src []float32, stride int) {
+	n := len(src)
+	if n == 0 {
+		return
+	}
+	_ = dst[(n-1)*stride]
+	for j, v := range src {
+		dst[j*stride] += v
+	}
+}
+
+// addTo sets dst[i] += src[i]; long rows go through the row kernel (an
+// exact 1·src + dst).
+func addTo(dst, src []float32) {
+	src = src[:len(dst)]
+	if len(dst) >= 32 {
+		gemmRow(1, unitWeight[:], src, zeroOffset[:], dst, len(dst), true, 0)
+		return
+	}
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+var (
+	unitWeight = [1]float32{1}
+	zeroOffset = [1]int{0}
+)
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 

@@ -8414,3 +8414,59 @@ row256x1_store:
 row256x1_done:
 	VZEROUPPER
 	RET
+
+DATA stridedIota<>+0(SB)/4, $0x00000000
+DATA stridedIota<>+4(SB)/4, $0x00000001
+DATA stridedIota<>+8(SB)/4, $0x00000002
+DATA stridedIota<>+12(SB)/4, $0x00000003
+DATA stridedIota<>+16(SB)/4, $0x00000004
+DATA stridedIota<>+20(SB)/4, $0x00000005
+DATA stridedIota<>+24(SB)/4, $0x00000006
+DATA stridedIota<>+28(SB)/4, $0x00000007
+DATA stridedIota<>+32(SB)/4, $0x00000008
+DATA stridedIota<>+36(SB)/4, $0x00000009
+DATA stridedIota<>+40(SB)/4, $0x0000000a
+DATA stridedIota<>+44(SB)/4, $0x0000000b
+DATA stridedIota<>+48(SB)/4, $0x0000000c
+DATA stridedIota<>+52(SB)/4, $0x0000000d
+DATA stridedIota<>+56(SB)/4, $0x0000000e
+DATA stridedIota<>+60(SB)/4, $0x0000000f
+GLOBL stridedIota<>(SB), RODATA|NOPTR, $64
+
+// func gatherStridedAVX512(dst *float32, src *float32, n int, stride int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·gatherStridedAVX512(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	MOVQ         stride+24(FP), DX
+	VPBROADCASTD DX, Z1
+	VPMULLD      stridedIota<>+0(SB), Z1, Z1
+	MOVQ         DX, R8
+	SHLQ         $0x06, R8
+
+gather_loop:
+	CMPQ       CX, $0x10
+	JL         gather_tail
+	KXNORW     K1, K1, K1
+	VGATHERDPS (SI)(Z1*4), K1, Z0
+	VMOVUPS    Z0, (DI)
+	ADDQ       R8, SI
+	ADDQ       $0x40, DI
+	SUBQ       $0x10, CX
+	JMP        gather_loop
+
+gather_tail:
+	TESTQ      CX, CX
+	JE         gather_done
+	MOVQ       $0x00000001, AX
+	SHLXQ      CX, AX, AX
+	DECQ       AX
+	KMOVW      AX, K1
+	KMOVW      AX, K2
+	VGATHERDPS (SI)(Z1*4), K1, Z0
+	VMOVUPS    Z0, K2, (DI)
+
+gather_done:
+	VZEROUPPER
+	RET

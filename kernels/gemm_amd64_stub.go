@@ -117,3 +117,6 @@ func rowAVX512(k int, a *float32, b *float32, offs *int, c *float32, n int, accu
 
 // rowAVX2 computes c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for j < n - n%8 with AVX2 and FMA (nil bias: 0).
 func rowAVX2(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)
+
+// gatherStridedAVX512 sets dst[j] = src[j*stride] for j < n (n·stride < 2³¹).
+func gatherStridedAVX512(dst *float32, src *float32, n int, stride int)

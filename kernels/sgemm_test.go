@@ -119,3 +119,25 @@ func TestSgemm(t *testing.T) {
 		}
 	})
 }
+
+func TestGatherStrided(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	src := randSlice(r, 400)
+	forEachKernels(t, func(t *testing.T) {
+		for stride := 1; stride <= 4; stride++ {
+			for n := 0; n <= 40; n++ {
+				dst := make([]float32, n+1)
+				dst[n] = 7
+				gatherStrided(dst[:n], src[3:], stride)
+				for j := range n {
+					if dst[j] != src[3+j*stride] {
+						t.Fatalf("stride %d n %d: dst[%d] = %g, want %g", stride, n, j, dst[j], src[3+j*stride])
+					}
+				}
+				if dst[n] != 7 {
+					t.Fatalf("stride %d n %d: wrote past the end", stride, n)
+				}
+			}
+		}
+	})
+}

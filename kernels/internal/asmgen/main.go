@@ -46,6 +46,7 @@ func main() {
 	}
 	rowAVX512()
 	rowAVX2()
+	gatherAVX512()
 	Generate()
 }
 
@@ -366,6 +367,50 @@ func transDoc(trans bool) string {
 		return " from column-major A"
 	}
 	return ""
+}
+
+// gatherAVX512 emits gatherStridedAVX512: dst[j] = src[j*stride], j < n.
+func gatherAVX512() {
+	iota := GLOBL("stridedIota", RODATA|NOPTR)
+	for i := range 16 {
+		DATA(4*i, U32(i))
+	}
+	TEXT("gatherStridedAVX512", NOSPLIT, "func(dst *float32, src *float32, n int, stride int)")
+	Doc("gatherStridedAVX512 sets dst[j] = src[j*stride] for j < n (n·stride < 2³¹).")
+	dst, src, n, stride := RDI, RSI, RCX, RDX
+	Load(Param("dst"), dst)
+	Load(Param("src"), src)
+	Load(Param("n"), n)
+	Load(Param("stride"), stride)
+	VPBROADCASTD(stride.As32(), Z1)
+	VPMULLD(iota, Z1, Z1) // lane indices 0, stride, 2·stride, …
+	step := R8            // bytes spanned by 16 strided elements
+	MOVQ(stride, step)
+	SHLQ(U8(6), step)
+	at := Mem{Base: src, Index: Z1, Scale: 4}
+	Label("gather_loop")
+	CMPQ(n, U8(16))
+	JL(LabelRef("gather_tail"))
+	KXNORW(K1, K1, K1) // the gather consumes its mask
+	VGATHERDPS(at, K1, Z0)
+	VMOVUPS(Z0, Mem{Base: dst})
+	ADDQ(step, src)
+	ADDQ(U8(64), dst)
+	SUBQ(U8(16), n)
+	JMP(LabelRef("gather_loop"))
+	Label("gather_tail")
+	TESTQ(n, n)
+	JE(LabelRef("gather_done"))
+	MOVQ(U32(1), RAX)
+	SHLXQ(n, RAX, RAX)
+	DECQ(RAX)
+	KMOVW(EAX, K1)
+	KMOVW(EAX, K2)
+	VGATHERDPS(at, K1, Z0)
+	VMOVUPS(Z0, K2, Mem{Base: dst})
+	Label("gather_done")
+	VZEROUPPER()
+	RET()
 }
 
 // kLoop emits the depth loop: kOuter runs of kInner steps, each run
