@@ -11,7 +11,8 @@ import (
 // written once as a graph.NodeSpec for graph.Build and once as the rnode
 // the float64 reference reads.
 
-// maxUnits bounds the elements per image of every hidden tensor.
+// maxUnits bounds the elements per image of every hidden tensor (the
+// input image may have 9).
 const maxUnits = 8
 
 // netGen builds one random network.
@@ -70,7 +71,7 @@ func (g *netGen) pick(n int) int { return g.rng.Intn(n) }
 
 func (g *netGen) chance(p float64) bool { return g.rng.Float64() < p }
 
-func attrInts(v ...int) graph.Attr {
+func specInts(v ...int) graph.Attr {
 	a := graph.Attr{Kind: graph.AttrInts}
 	for _, x := range v {
 		a.Ints = append(a.Ints, int64(x))
@@ -78,9 +79,9 @@ func attrInts(v ...int) graph.Attr {
 	return a
 }
 
-func attrInt(v int) graph.Attr       { return graph.Attr{Kind: graph.AttrInt, I: int64(v)} }
-func attrFloat(v float64) graph.Attr { return graph.Attr{Kind: graph.AttrFloat, F: float32(v)} }
-func constant(shape []int, v []float64) graph.Input {
+func specInt(v int) graph.Attr       { return graph.Attr{Kind: graph.AttrInt, I: int64(v)} }
+func specFloat(v float64) graph.Attr { return graph.Attr{Kind: graph.AttrFloat, F: float32(v)} }
+func constInput(shape []int, v []float64) graph.Input {
 	return graph.Input{Name: "w", Const: &graph.Const{Shape: append([]int(nil), shape...), V: append([]float64(nil), v...)}}
 }
 
@@ -111,29 +112,29 @@ func (g *netGen) conv(in string, m, group int, kernel, stride [2]int, pads [4]in
 	if c%group != 0 || m%group != 0 || pads[0] >= kernel[0] || pads[2] >= kernel[0] || pads[1] >= kernel[1] || pads[3] >= kernel[1] {
 		return ""
 	}
-	oh := windowOut(h, kernel[0], stride[0], pads[0], pads[2])
-	ow := windowOut(w, kernel[1], stride[1], pads[1], pads[3])
+	oh := windowSize(h, kernel[0], stride[0], pads[0], pads[2])
+	ow := windowSize(w, kernel[1], stride[1], pads[1], pads[3])
 	if h+pads[0]+pads[2] < kernel[0] || w+pads[1]+pads[3] < kernel[1] || oh < 1 || ow < 1 || m*oh*ow > maxUnits {
 		return ""
 	}
 	wShape := []int{m, c / group, kernel[0], kernel[1]}
 	wv := g.values(graph.NumElements(wShape), 0.1)
 	attrs := map[string]graph.Attr{
-		"kernel_shape": attrInts(kernel[0], kernel[1]),
-		"strides":      attrInts(stride[0], stride[1]),
-		"pads":         attrInts(pads[0], pads[1], pads[2], pads[3]),
+		"kernel_shape": specInts(kernel[0], kernel[1]),
+		"strides":      specInts(stride[0], stride[1]),
+		"pads":         specInts(pads[0], pads[1], pads[2], pads[3]),
 	}
 	if group > 1 || g.chance(0.3) {
-		attrs["group"] = attrInt(group)
+		attrs["group"] = specInt(group)
 	}
 	if g.chance(0.2) {
-		attrs["dilations"] = attrInts(1, 1)
+		attrs["dilations"] = specInts(1, 1)
 	}
-	extra := []graph.Input{constant(wShape, wv)}
+	extra := []graph.Input{constInput(wShape, wv)}
 	var bv []float64
 	if bias {
 		bv = g.values(m, 0.1)
-		extra = append(extra, constant([]int{m}, bv))
+		extra = append(extra, constInput([]int{m}, bv))
 	}
 	n := g.node(kConv, []string{in}, []int{m, oh, ow}, attrs, extra...)
 	n.w, n.wShape, n.bias, n.group, n.kernel, n.stride, n.pads = wv, wShape, bv, group, kernel, stride, pads
@@ -183,23 +184,23 @@ func (g *netGen) gemm(in string, n int) string {
 	beta := []float64{1, 1, 0.5, 2, -1}[g.pick(5)] // powers of two: beta·C is exact in float32
 	attrs := map[string]graph.Attr{}
 	if alpha != 1 || g.chance(0.3) {
-		attrs["alpha"] = attrFloat(alpha)
+		attrs["alpha"] = specFloat(alpha)
 	}
 	if beta != 1 || g.chance(0.3) {
-		attrs["beta"] = attrFloat(beta)
+		attrs["beta"] = specFloat(beta)
 	}
 	var extra []graph.Input
 	if g.chance(0.5) {
-		attrs["transB"] = attrInt(1)
+		attrs["transB"] = specInt(1)
 		bt := make([]float64, n*k)
 		for i := range k {
 			for j := range n {
 				bt[j*k+i] = opB[i*n+j]
 			}
 		}
-		extra = append(extra, constant([]int{n, k}, bt))
+		extra = append(extra, constInput([]int{n, k}, bt))
 	} else {
-		extra = append(extra, constant([]int{k, n}, opB))
+		extra = append(extra, constInput([]int{k, n}, opB))
 	}
 	var bias []float64
 	if g.chance(0.75) {
@@ -213,7 +214,7 @@ func (g *netGen) gemm(in string, n int) string {
 		default:
 			cv, cShape = g.values(1, 0), []int{1}
 		}
-		extra = append(extra, constant(cShape, cv))
+		extra = append(extra, constInput(cShape, cv))
 		bias = make([]float64, n)
 		for j := range bias {
 			bias[j] = beta * cv[j%len(cv)]
@@ -241,15 +242,15 @@ func (g *netGen) pool(in string, isMax bool) string {
 				pads[i] = 1
 			}
 		}
-		oh := windowOut(h, kernel[0], stride[0], pads[0], pads[2])
-		ow := windowOut(w, kernel[1], stride[1], pads[1], pads[3])
+		oh := windowSize(h, kernel[0], stride[0], pads[0], pads[2])
+		ow := windowSize(w, kernel[1], stride[1], pads[1], pads[3])
 		if h+pads[0]+pads[2] < kernel[0] || w+pads[1]+pads[3] < kernel[1] || oh < 1 || ow < 1 {
 			continue
 		}
 		attrs := map[string]graph.Attr{
-			"kernel_shape": attrInts(kernel[0], kernel[1]),
-			"strides":      attrInts(stride[0], stride[1]),
-			"pads":         attrInts(pads[0], pads[1], pads[2], pads[3]),
+			"kernel_shape": specInts(kernel[0], kernel[1]),
+			"strides":      specInts(stride[0], stride[1]),
+			"pads":         specInts(pads[0], pads[1], pads[2], pads[3]),
 		}
 		kind := kMaxPool
 		countPad := false
@@ -257,7 +258,7 @@ func (g *netGen) pool(in string, isMax bool) string {
 			kind = kAvgPool
 			countPad = g.chance(0.5)
 			if countPad || g.chance(0.5) {
-				attrs["count_include_pad"] = attrInt(map[bool]int{false: 0, true: 1}[countPad])
+				attrs["count_include_pad"] = specInt(map[bool]int{false: 0, true: 1}[countPad])
 			}
 		}
 		n := g.node(kind, []string{in}, []int{c, oh, ow}, attrs)
@@ -286,11 +287,11 @@ func (g *netGen) bn(in string) string {
 	}
 	attrs := map[string]graph.Attr{}
 	if eps != float64(float32(1e-5)) || g.chance(0.5) {
-		attrs["epsilon"] = attrFloat(eps)
+		attrs["epsilon"] = specFloat(eps)
 	}
 	sh := []int{c}
 	n := g.node(kBN, []string{in}, g.shape(in), attrs,
-		constant(sh, gamma), constant(sh, beta), constant(sh, mean), constant(sh, variance))
+		constInput(sh, gamma), constInput(sh, beta), constInput(sh, mean), constInput(sh, variance))
 	n.gamma, n.beta, n.mean, n.variance, n.eps = gamma, beta, mean, variance, float64(float32(eps))
 	return n.out
 }
@@ -305,13 +306,13 @@ func (g *netGen) concat(ins ...string) string {
 	for _, in := range ins[1:] {
 		out[0] += g.shape(in)[0]
 	}
-	return g.node(kConcat, ins, out, map[string]graph.Attr{"axis": attrInt(1)}).out
+	return g.node(kConcat, ins, out, map[string]graph.Attr{"axis": specInt(1)}).out
 }
 
 func (g *netGen) flatten(in string) string {
 	attrs := map[string]graph.Attr{}
 	if g.chance(0.5) {
-		attrs["axis"] = attrInt(1)
+		attrs["axis"] = specInt(1)
 	}
 	return g.node(kFlatten, []string{in}, []int{g.net.size(in)}, attrs).out
 }
@@ -397,15 +398,17 @@ func (g *netGen) branchConcat(t string, spatial bool) string {
 	return g.concat(b, t)
 }
 
-// generate builds a random network and its input shape (per image); it
-// returns the logits tensor. Spatial networks start with a [C,H,W] image;
-// the others (also used while Conv is not available) with a feature vector.
+// generate builds a random network and its input shape (per image) and
+// sets net.output to the logits. Most networks start with a [C,H,W] image
+// of at most 9 elements; the others with a feature vector.
 func (g *netGen) generate() {
 	spatial := g.have(kConv) && g.have(kFlatten) && g.chance(0.8)
 	var cur string
 	if spatial {
 		g.net.shapes["x"] = [][]int{{1, 3, 3}, {2, 2, 2}, {1, 2, 4}, {2, 1, 3}, {1, 3, 2}}[g.pick(5)]
-		cur = g.randomConv("x", false)
+		if cur = g.randomConv("x", false); cur == "" {
+			cur = g.conv("x", 1, 1, [2]int{1, 1}, [2]int{1, 1}, [4]int{}, true) // 1×1 always fits
+		}
 		for steps := 1 + g.pick(3); steps > 0; steps-- {
 			var next string
 			switch r := g.pick(10); {

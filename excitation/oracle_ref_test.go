@@ -34,8 +34,8 @@ type rnode struct {
 	ins        []string
 	out        string
 
-	// Conv: w is [M, C/group, KH, KW]. Gemm: w is op(B) as [K, N], already
-	// multiplied by nothing (alpha is separate).
+	// Conv: w is [M, C/group, KH, KW]. Gemm: w is op(B) as [K, N] (alpha is
+	// kept apart).
 	w      []float64
 	wShape []int
 	// bias is Conv's B per output channel, or Gemm's beta·C broadcast to the
@@ -88,24 +88,24 @@ func (r *rnet) lastLinear(t string) *rnode {
 	}
 }
 
-// mat is a dense row-major float64 matrix.
-type mat struct {
+// dmat is a dense row-major float64 matrix.
+type dmat struct {
 	r, c int
 	v    []float64
 }
 
-func newMat(r, c int) *mat { return &mat{r: r, c: c, v: make([]float64, r*c)} }
+func newDMat(r, c int) *dmat { return &dmat{r: r, c: c, v: make([]float64, r*c)} }
 
-func (m *mat) at(i, j int) float64     { return m.v[i*m.c+j] }
-func (m *mat) set(i, j int, x float64) { m.v[i*m.c+j] = x }
-func (m *mat) row(i int) []float64     { return m.v[i*m.c : (i+1)*m.c] }
+func (m *dmat) at(i, j int) float64     { return m.v[i*m.c+j] }
+func (m *dmat) set(i, j int, x float64) { m.v[i*m.c+j] = x }
+func (m *dmat) row(i int) []float64     { return m.v[i*m.c : (i+1)*m.c] }
 
 // mul returns a·b.
-func mul(a, b *mat) *mat {
+func matMul(a, b *dmat) *dmat {
 	if a.c != b.r {
 		panic(fmt.Sprintf("mul %dx%d by %dx%d", a.r, a.c, b.r, b.c))
 	}
-	out := newMat(a.r, b.c)
+	out := newDMat(a.r, b.c)
 	for i := range a.r {
 		o := out.row(i)
 		for k, x := range a.row(i) {
@@ -121,25 +121,25 @@ func mul(a, b *mat) *mat {
 }
 
 // addInto accumulates m into acc[name], allocating it on first use.
-func addInto(acc map[string]*mat, name string, m *mat) {
+func matAddInto(acc map[string]*dmat, name string, m *dmat) {
 	if a, ok := acc[name]; ok {
 		for i, x := range m.v {
 			a.v[i] += x
 		}
 		return
 	}
-	acc[name] = &mat{r: m.r, c: m.c, v: append([]float64(nil), m.v...)}
+	acc[name] = &dmat{r: m.r, c: m.c, v: append([]float64(nil), m.v...)}
 }
 
-func absMat(m *mat) *mat {
-	out := newMat(m.r, m.c)
+func matAbs(m *dmat) *dmat {
+	out := newDMat(m.r, m.c)
 	for i, x := range m.v {
 		out.v[i] = math.Abs(x)
 	}
 	return out
 }
 
-func maxAbs(v []float64) float64 {
+func maxAbs64(v []float64) float64 {
 	var m float64
 	for _, x := range v {
 		m = math.Max(m, math.Abs(x))
@@ -147,7 +147,7 @@ func maxAbs(v []float64) float64 {
 	return m
 }
 
-func sign(x float64) float64 {
+func sign64(x float64) float64 {
 	switch {
 	case x > 0:
 		return 1
@@ -174,7 +174,7 @@ func (n *rnode) window(h, w, oy, ox int, visit func(iy, ix int)) int {
 }
 
 // windowOut is the output size of a floor-mode window along one axis.
-func windowOut(in, k, s, padA, padB int) int { return (in+padA+padB-k)/s + 1 }
+func windowSize(in, k, s, padA, padB int) int { return (in+padA+padB-k)/s + 1 }
 
 // forward computes the node's output for one image in float64, directly
 // from the operator's definition.
@@ -279,7 +279,7 @@ func (r *rnet) forward(n *rnode, xs [][]float64) []float64 {
 // local is a node's local linear form at one image, split per data input:
 // y = Σ_i a[i]·x_i + c, with the Exc+ and Exc− blocks of every a[i].
 type local struct {
-	a, ep, en []*mat
+	a, ep, en []*dmat
 	c         []float64
 	// balanced counts rows of a multi-term node with y' = 0 although some
 	// contribution is non-zero (s = +1 by convention); zeroExc counts
@@ -297,7 +297,7 @@ func (r *rnet) linearForm(n *rnode, x32 [][]float32) *local {
 	ny := r.size(n.out)
 	l := &local{c: make([]float64, ny)}
 	for _, in := range n.ins {
-		l.a = append(l.a, newMat(ny, r.size(in)))
+		l.a = append(l.a, newDMat(ny, r.size(in)))
 	}
 	a := l.a[0]
 	switch n.kind {
@@ -411,8 +411,8 @@ func (r *rnet) linearForm(n *rnode, x32 [][]float32) *local {
 // sign(x_k), and s_j = sign(y_j − c_j) with +1 where y_j = c_j.
 func (l *local) excitations(n *rnode, x32 [][]float32, y32 []float32) {
 	for _, a := range l.a {
-		l.ep = append(l.ep, newMat(a.r, a.c))
-		l.en = append(l.en, newMat(a.r, a.c))
+		l.ep = append(l.ep, newDMat(a.r, a.c))
+		l.en = append(l.en, newDMat(a.r, a.c))
 	}
 	if n.terms() != graph.MultiTerm {
 		// Single-term and routing nodes: all positive excitation, even
@@ -435,7 +435,7 @@ func (l *local) excitations(n *rnode, x32 [][]float32, y32 []float32) {
 				case akj == 0:
 				case xk == 0:
 					l.zeroExc++ // Exc0: neither positive nor negative
-				case sign(akj)*sign(xk) == s:
+				case sign64(akj)*sign64(xk) == s:
 					l.ep[i].set(j, k, akj)
 					nonzero = true
 				default:
@@ -466,11 +466,11 @@ type refImage struct {
 // at every tensor of the network: rows are seeds, columns the tensor's
 // elements. Tensors no path reaches are absent (zero).
 type refSums struct {
-	P, M       map[string]*mat // full PANE: even / odd number of negative steps
-	rPos, rNeg map[string]*mat // relative PANE (paper §6.1)
-	eNeg       map[string]*mat // Exc− at every node
-	jac        map[string]*mat // product of the A (the Jacobian)
-	mag        map[string]*mat // product of the |A| applied to |seeds|: bounds every entry above
+	P, M       map[string]*dmat // full PANE: even / odd number of negative steps
+	rPos, rNeg map[string]*dmat // relative PANE (paper §6.1)
+	eNeg       map[string]*dmat // Exc− at every node
+	jac        map[string]*dmat // product of the A (the Jacobian)
+	mag        map[string]*dmat // product of the |A| applied to |seeds|: bounds every entry above
 	// signPaths counts the enumerated (path, sign assignment) pairs that
 	// reach a graph input.
 	signPaths int
@@ -487,29 +487,34 @@ type refSums struct {
 // that of the nodes on the path itself; a node off the path (the other
 // branch of a residual Add) contributes no factor to that path's term, so it
 // does not take part in the parity and does not multiply the count.
+// (Enumerating the 2^N sign assignments of all N nodes and classifying each
+// whole-DAG product by the parity of all N signs would put the skip branch
+// of a residual block into P or M by the sign of a node it never passes,
+// and count it 2^(number of such nodes) times; SPEC §5.3's recursion, which
+// the engine implements, follows the per-path parity.)
 // relative PANE's r-Exc+ is the all-+ sign path, r-Exc− the one with −
 // exactly at lastLinear, and ExcNeg the all-− one.
-func (ri *refImage) enumerate(seedT string, seeds *mat) *refSums {
+func (ri *refImage) enumerate(seedT string, seeds *dmat) *refSums {
 	rs := &refSums{
-		P: map[string]*mat{}, M: map[string]*mat{}, rPos: map[string]*mat{}, rNeg: map[string]*mat{},
-		eNeg: map[string]*mat{}, jac: map[string]*mat{}, mag: map[string]*mat{},
+		P: map[string]*dmat{}, M: map[string]*dmat{}, rPos: map[string]*dmat{}, rNeg: map[string]*dmat{},
+		eNeg: map[string]*dmat{}, jac: map[string]*dmat{}, mag: map[string]*dmat{},
 	}
 	last := ri.net.lastLinear(seedT)
-	var walk func(t string, v *mat, neg int, allNeg, relNeg bool)
-	walk = func(t string, v *mat, neg int, allNeg, relNeg bool) {
+	var walk func(t string, v *dmat, neg int, allNeg, relNeg bool)
+	walk = func(t string, v *dmat, neg int, allNeg, relNeg bool) {
 		if neg%2 == 0 {
-			addInto(rs.P, t, v)
+			matAddInto(rs.P, t, v)
 		} else {
-			addInto(rs.M, t, v)
+			matAddInto(rs.M, t, v)
 		}
 		if neg == 0 {
-			addInto(rs.rPos, t, v)
+			matAddInto(rs.rPos, t, v)
 		}
 		if allNeg {
-			addInto(rs.eNeg, t, v)
+			matAddInto(rs.eNeg, t, v)
 		}
 		if relNeg {
-			addInto(rs.rNeg, t, v)
+			matAddInto(rs.rNeg, t, v)
 		}
 		n := ri.net.producer[t]
 		if n == nil {
@@ -518,8 +523,8 @@ func (ri *refImage) enumerate(seedT string, seeds *mat) *refSums {
 		}
 		l := ri.loc[n]
 		for i, in := range n.ins {
-			walk(in, mul(v, l.ep[i]), neg, false, relNeg && n != last)
-			walk(in, mul(v, l.en[i]), neg+1, allNeg, relNeg && n == last)
+			walk(in, matMul(v, l.ep[i]), neg, false, relNeg && n != last)
+			walk(in, matMul(v, l.en[i]), neg+1, allNeg, relNeg && n == last)
 		}
 	}
 	walk(seedT, seeds, 0, true, true)
@@ -527,7 +532,7 @@ func (ri *refImage) enumerate(seedT string, seeds *mat) *refSums {
 	// The Jacobian and the magnitude bound by the chain rule, in reverse
 	// topological order.
 	rs.jac[seedT] = seeds
-	rs.mag[seedT] = absMat(seeds)
+	rs.mag[seedT] = matAbs(seeds)
 	nodes := ri.net.nodes
 	for k := len(nodes) - 1; k >= 0; k-- {
 		n := nodes[k]
@@ -536,8 +541,8 @@ func (ri *refImage) enumerate(seedT string, seeds *mat) *refSums {
 			continue
 		}
 		for i, in := range n.ins {
-			addInto(rs.jac, in, mul(j, ri.loc[n].a[i]))
-			addInto(rs.mag, in, mul(rs.mag[n.out], absMat(ri.loc[n].a[i])))
+			matAddInto(rs.jac, in, matMul(j, ri.loc[n].a[i]))
+			matAddInto(rs.mag, in, matMul(rs.mag[n.out], matAbs(ri.loc[n].a[i])))
 		}
 	}
 	return rs
@@ -551,7 +556,7 @@ func (ri *refImage) enumerate(seedT string, seeds *mat) *refSums {
 func (ri *refImage) decomposition(rs *refSums) (ePos, eNeg, magnitude []float64) {
 	rows := rs.mag[ri.net.input].r
 	ePos, eNeg, magnitude = make([]float64, rows), make([]float64, rows), make([]float64, rows)
-	dot := func(m *mat, v []float64, out []float64, abs bool) {
+	dot := func(m *dmat, v []float64, out []float64, abs bool) {
 		if m == nil {
 			return
 		}

@@ -87,7 +87,7 @@ func TestOracleRandomNetworks(t *testing.T) {
 		t.Fatal("Gemm is not registered")
 	}
 	if len(missing) > 0 {
-		t.Logf("operators not registered, left out of the random networks: %s", strings.Join(missing, ", "))
+		t.Errorf("operators not registered, left out of the random networks: %s", strings.Join(missing, ", "))
 	}
 	st := &oracleStats{kinds: map[string]int{}, worst: map[string]float64{}}
 	rng := rand.New(rand.NewSource(20240617))
@@ -135,6 +135,77 @@ func TestOracleRandomNetworks(t *testing.T) {
 	}
 }
 
+// TestOracleHandChecked pins the reference (and the engine) to values
+// worked out by hand, on x = (1, 1, 0) → Gemm → Relu → Gemm:
+//
+//	y = (2·1 − 1·1 + 5·0, 1·1 − 1·1 + 3·0) + 0.5 = (1.5, 0.5)
+//	  row 1: y' = 1 = 2 + (−1) + 0: Exc+ = (2, 0, 0), Exc− = (0, −1, 0),
+//	         the 5 is Exc0 (x = 0);
+//	  row 2: y' = 0 = 1 + (−1) + 0, balanced, s = +1: Exc+ = (1, 0, 0),
+//	         Exc− = (0, −1, 0);
+//	Relu passes both (coefficient 1, no Exc−);
+//	logit = 1·1.5 − 2·0.5 = 0.5: Exc+ = (1, 0), Exc− = (0, −2).
+//
+// So P = (1,0)·E1+ + (0,−2)·E1− = (2, 2, 0), M = (1,0)·E1− + (0,−2)·E1+ =
+// (−2, −1, 0), r-Exc+ = (2, 0, 0), r-Exc− = (−2, 0, 0), all-− = 0 (Relu),
+// the gradient (0, 1, −1), and with P, M at the first Gemm's output (1, 0)
+// and (0, −2) against its c = (0.5, 0.5): E+ = 4 + 0.5 = 4.5,
+// E− = −3 − 1 = −4, E+ + E− = 0.5.
+func TestOracleHandChecked(t *testing.T) {
+	gen := newNetGen(rand.New(rand.NewSource(1)), true, graph.Supported)
+	net := gen.net
+	net.shapes[net.input] = []int{3}
+	w1, c1 := []float64{2, 1, -1, -1, 5, 3}, []float64{0.5, 0.5} // op(B) is [3, 2]
+	g1 := gen.node(kGemm, []string{net.input}, []int{2}, nil, constInput([]int{3, 2}, w1), constInput([]int{2}, c1))
+	g1.w, g1.wShape, g1.alpha, g1.bias = w1, []int{3, 2}, 1, c1
+	r := gen.relu(g1.out)
+	w2 := []float64{1, -2}
+	g2 := gen.node(kGemm, []string{r}, []int{1}, nil, constInput([]int{2, 1}, w2))
+	g2.w, g2.wShape, g2.alpha = w2, []int{2, 1}, 1
+	net.output = g2.out
+	g, err := gen.graphOf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := graph.FromData([]int{1, 3}, []float32{1, 1, 0})
+	acts, err := g.Run(graph.RunOptions{KeepAll: true}, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &oracleStats{kinds: map[string]int{}, worst: map[string]float64{}}
+	ri := referenceImage(t, net, acts, 0, st)
+	if st.balanced != 1 || st.zeroExc != 2 {
+		t.Errorf("balanced rows %d, Exc0 entries %d; want 1 and 2", st.balanced, st.zeroExc)
+	}
+	seeds := newDMat(1, 1)
+	seeds.set(0, 0, 1)
+	sums := ri.enumerate(net.output, seeds)
+	for _, c := range []struct {
+		name string
+		got  map[string]*dmat
+		want []float64
+	}{
+		{"P", sums.P, []float64{2, 2, 0}},
+		{"M", sums.M, []float64{-2, -1, 0}},
+		{"r-Exc+", sums.rPos, []float64{2, 0, 0}},
+		{"r-Exc-", sums.rNeg, []float64{-2, 0, 0}},
+		{"Exc- everywhere", sums.eNeg, []float64{0, 0, 0}},
+		{"gradient", sums.jac, []float64{0, 1, -1}},
+	} {
+		if got := c.got[net.input].row(0); !slices.Equal(got, c.want) {
+			t.Errorf("%s = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if ePos, eNeg, _ := ri.decomposition(sums); ePos[0] != 4.5 || eNeg[0] != -4 {
+		t.Errorf("E+ = %g, E− = %g; want 4.5 and −4", ePos[0], eNeg[0])
+	}
+	low, err := excitation.Lower(g, acts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSeeds(t, low, net, []*refImage{ri}, net.output, seeds, st, checkOpts{})
+}
+
 func runOracleNetwork(t *testing.T, rng *rand.Rand, dyadic bool, have func(string) bool, st *oracleStats) {
 	gen := newNetGen(rng, dyadic, have)
 	gen.generate()
@@ -180,7 +251,7 @@ func runOracleNetwork(t *testing.T, rng *rand.Rand, dyadic bool, have func(strin
 	// Seeds on the logits: every class one-hot, plus one dense random row.
 	logits := net.output
 	nl := net.size(logits)
-	seeds := newMat(nl+1, nl)
+	seeds := newDMat(nl+1, nl)
 	for j := range nl {
 		seeds.set(j, j, 1)
 		seeds.set(nl, j, float64(float32(rng.NormFloat64())))
@@ -200,7 +271,7 @@ func runOracleNetwork(t *testing.T, rng *rand.Rand, dyadic bool, have func(strin
 		h := hidden[rng.Intn(len(hidden))]
 		sh := net.shapes[h]
 		per := graph.NumElements(sh[1:])
-		seeds := newMat(sh[0]+1, net.size(h))
+		seeds := newDMat(sh[0]+1, net.size(h))
 		for c := range sh[0] {
 			for k := range per {
 				seeds.set(c, c*per+k, 1)
@@ -227,7 +298,7 @@ func runOracleNetwork(t *testing.T, rng *rand.Rand, dyadic bool, have func(strin
 //     a negative scale: after folding, its contributions change sign but s
 //     stays +1, so its Exc+ and Exc− swap. Networks with such a row are
 //     counted and skipped.
-func checkFolded(t *testing.T, g *graph.Graph, x *graph.Tensor, net *rnet, refs []*refImage, seeds *mat, st *oracleStats) {
+func checkFolded(t *testing.T, g *graph.Graph, x *graph.Tensor, net *rnet, refs []*refImage, seeds *dmat, st *oracleStats) {
 	t.Helper()
 	fg := excitation.FoldBatchNorm(g)
 	if len(fg.Nodes) == len(g.Nodes) {
@@ -269,7 +340,7 @@ func checkFolded(t *testing.T, g *graph.Graph, x *graph.Tensor, net *rnet, refs 
 		t.Fatalf("folded lower: %v", err)
 	}
 	var read []string
-	for _, name := range append([]string{net.input}, outputsOf(net)...) {
+	for _, name := range append([]string{net.input}, netTensors(net)...) {
 		if kept[name] {
 			read = append(read, name)
 		}
@@ -282,7 +353,7 @@ func checkFolded(t *testing.T, g *graph.Graph, x *graph.Tensor, net *rnet, refs 
 	checkSeeds(t, low, net, refs, net.output, seeds, st, checkOpts{label: "folded ", read: read, modes: modes})
 }
 
-func outputsOf(net *rnet) []string {
+func netTensors(net *rnet) []string {
 	var out []string
 	for _, n := range net.nodes {
 		out = append(out, n.out)
@@ -291,12 +362,12 @@ func outputsOf(net *rnet) []string {
 }
 
 // imageOf returns image b of a forward tensor.
-func imageOf(t *graph.Tensor, b int) []float32 {
+func imageData(t *graph.Tensor, b int) []float32 {
 	per := len(t.Data) / t.Batch()
 	return t.Data[b*per : (b+1)*per]
 }
 
-func toFloat64(v []float32) []float64 {
+func rowToFloat64(v []float32) []float64 {
 	out := make([]float64, len(v))
 	for i, x := range v {
 		out[i] = float64(x)
@@ -310,13 +381,13 @@ func toFloat64(v []float32) []float64 {
 func referenceImage(t *testing.T, net *rnet, acts graph.Activations, b int, st *oracleStats) *refImage {
 	t.Helper()
 	ri := &refImage{net: net, x64: map[string][]float64{}, loc: map[*rnode]*local{}}
-	ri.x64[net.input] = toFloat64(imageOf(acts[net.input], b))
+	ri.x64[net.input] = rowToFloat64(imageData(acts[net.input], b))
 	for _, n := range net.nodes {
 		xs := make([][]float64, len(n.ins))
 		x32 := make([][]float32, len(n.ins))
 		for i, in := range n.ins {
 			xs[i] = ri.x64[in]
-			x32[i] = imageOf(acts[in], b)
+			x32[i] = imageData(acts[in], b)
 		}
 		y := net.forward(n, xs)
 		ri.x64[n.out] = y
@@ -324,8 +395,8 @@ func referenceImage(t *testing.T, net *rnet, acts graph.Activations, b int, st *
 		if want := append([]int{acts[net.input].Batch()}, net.shapes[n.out]...); !graph.SameShape(yt.Shape, want) {
 			t.Fatalf("%s: engine output shape %v, want %v", n.name, yt.Shape, want)
 		}
-		y32 := imageOf(yt, b)
-		den := math.Max(maxAbs(y), 1)
+		y32 := imageData(yt, b)
+		den := math.Max(maxAbs64(y), 1)
 		for k := range y {
 			if d := math.Abs(float64(y32[k]) - y[k]); d > oracleTol*den {
 				t.Errorf("%s image %d: forward[%d] = %g, float64 reference %g", n.name, b, k, y32[k], y[k])
@@ -373,7 +444,7 @@ type checkOpts struct {
 // checkSeeds runs every backward mode from seeds on tensor seedT (the same
 // seeds for each image) and compares it with the enumeration, at every
 // tensor of the network.
-func checkSeeds(t *testing.T, low *excitation.Lowered, net *rnet, refs []*refImage, seedT string, seeds *mat, st *oracleStats, opts checkOpts) {
+func checkSeeds(t *testing.T, low *excitation.Lowered, net *rnet, refs []*refImage, seedT string, seeds *dmat, st *oracleStats, opts checkOpts) {
 	t.Helper()
 	images := len(refs)
 	rows := seeds.r
@@ -387,12 +458,12 @@ func checkSeeds(t *testing.T, low *excitation.Lowered, net *rnet, refs []*refIma
 	seedTensor := graph.New(append([]int{images * rows}, net.shapes[seedT]...)...)
 	for b := range images {
 		for r := range rows {
-			copy(seedTensor.Data[(b*rows+r)*seeds.c:], toFloat32(seeds.row(r)))
+			copy(seedTensor.Data[(b*rows+r)*seeds.c:], rowToFloat32(seeds.row(r)))
 		}
 	}
 	read := opts.read
 	if read == nil {
-		read = append([]string{net.input}, outputsOf(net)...)
+		read = append([]string{net.input}, netTensors(net)...)
 	}
 	where := opts.label + "seeds on " + seedT
 	run := func(mode excitation.Mode) *excitation.Result {
@@ -405,18 +476,18 @@ func checkSeeds(t *testing.T, low *excitation.Lowered, net *rnet, refs []*refIma
 	// compare checks the engine's vectors at every tensor against ref(b).
 	// also, when non-nil, names further reference matrices whose max-abs
 	// enters the denominator.
-	compare := func(label string, eng func(name string, row int) []float64, ref func(b int) map[string]*mat, also func(b int) map[string]*mat) {
+	compare := func(label string, eng func(name string, row int) []float64, ref func(b int) map[string]*dmat, also func(b int) map[string]*dmat) {
 		for _, name := range read {
 			for b := range images {
 				rm := ref(b)[name]
 				mag := sums[b].mag[name]
 				var refMax float64
 				if rm != nil {
-					refMax = maxAbs(rm.v)
+					refMax = maxAbs64(rm.v)
 				}
 				if also != nil {
 					if m := also(b)[name]; m != nil {
-						refMax = math.Max(refMax, maxAbs(m.v))
+						refMax = math.Max(refMax, maxAbs64(m.v))
 					}
 				}
 				worst, worstR, worstK := 0.0, 0, 0
@@ -463,19 +534,19 @@ func checkSeeds(t *testing.T, low *excitation.Lowered, net *rnet, refs []*refIma
 
 	for _, m := range []struct {
 		mode excitation.Mode
-		ref  func(s *refSums) map[string]*mat
+		ref  func(s *refSums) map[string]*dmat
 	}{
-		{excitation.Grad, func(s *refSums) map[string]*mat { return s.jac }},
-		{excitation.Coef, func(s *refSums) map[string]*mat { return s.jac }},
-		{excitation.ExcPos, func(s *refSums) map[string]*mat { return s.rPos }},
-		{excitation.RelNeg, func(s *refSums) map[string]*mat { return s.rNeg }},
-		{excitation.ExcNeg, func(s *refSums) map[string]*mat { return s.eNeg }},
+		{excitation.Grad, func(s *refSums) map[string]*dmat { return s.jac }},
+		{excitation.Coef, func(s *refSums) map[string]*dmat { return s.jac }},
+		{excitation.ExcPos, func(s *refSums) map[string]*dmat { return s.rPos }},
+		{excitation.RelNeg, func(s *refSums) map[string]*dmat { return s.rNeg }},
+		{excitation.ExcNeg, func(s *refSums) map[string]*dmat { return s.eNeg }},
 	} {
 		if opts.modes != nil && !slices.Contains(opts.modes, m.mode) {
 			continue
 		}
 		res := run(m.mode)
-		compare(opts.label+m.mode.String(), vecRow(res.At), func(b int) map[string]*mat { return m.ref(sums[b]) }, nil)
+		compare(opts.label+m.mode.String(), vecRow(res.At), func(b int) map[string]*dmat { return m.ref(sums[b]) }, nil)
 	}
 
 	// Full PANE: P = (S + D)/2 and M = (S − D)/2.
@@ -492,8 +563,8 @@ func checkSeeds(t *testing.T, low *excitation.Lowered, net *rnet, refs []*refIma
 	}
 	// The engine carries S and D, each of the size of P and M together, so
 	// P and M are both measured against the larger of the two.
-	pOf := func(b int) map[string]*mat { return sums[b].P }
-	mOf := func(b int) map[string]*mat { return sums[b].M }
+	pOf := func(b int) map[string]*dmat { return sums[b].P }
+	mOf := func(b int) map[string]*dmat { return sums[b].M }
 	compare(opts.label+"full P", half(1), pOf, mOf)
 	compare(opts.label+"full M", half(-1), mOf, pOf)
 
@@ -547,7 +618,7 @@ func checkSeeds(t *testing.T, low *excitation.Lowered, net *rnet, refs []*refIma
 	}
 }
 
-func toFloat32(v []float64) []float32 {
+func rowToFloat32(v []float64) []float32 {
 	out := make([]float32, len(v))
 	for i, x := range v {
 		out[i] = float32(x)
