@@ -86,10 +86,13 @@ func (b *BatchNorm) Forward(in, out []*graph.Tensor) error {
 	x, y := in[0], out[0]
 	c, inner := len(b.Scale), graph.NumElements(x.Shape[2:])
 	rowsFor(x.Shape[0]*c, inner, func(r, lo, hi int) {
-		a, sh := b.Scale[r%c], b.Shift[r%c]
+		// One rounding (the float32 product is exact in float64): the
+		// output then matches its linear form to half an ulp even when
+		// the shift cancels most of a·x.
+		a, sh := float64(b.Scale[r%c]), float64(b.Shift[r%c])
 		xs, ys := x.Data[r*inner+lo:r*inner+hi], y.Data[r*inner+lo:r*inner+hi]
 		for i, v := range xs {
-			ys[i] = a*v + sh
+			ys[i] = float32(a*float64(v) + sh)
 		}
 	})
 	return nil
