@@ -56,7 +56,7 @@ func newNDLoop(dims []int, strides ...[]int) *ndLoop {
 }
 
 // parMinWork is the number of index points below which a loop stays on one
-// goroutine: smaller loops are dominated by memory traffic, not arithmetic.
+// goroutine: starting more would cost more than it saves.
 const parMinWork = 1 << 16
 
 // run calls fn for every innermost run with the operands' start offsets
@@ -331,7 +331,8 @@ func scalarConst(s *graph.NodeSpec, c *graph.Const, what string) (float32, error
 	return float32(c.V[0]), nil
 }
 
-// withSeeds is forward shape shape with its batch replaced by batch·s.
+// withSeeds returns the backward shape for a forward shape with s seeds per
+// image: the leading dim multiplied by s.
 func withSeeds(shape []int, s int) []int {
 	out := append([]int(nil), shape...)
 	out[0] *= s
