@@ -210,6 +210,7 @@ func (w *walk) node(n *graph.Node) error {
 		dyD, _ := w.outputs(w.d, n)
 		w.offsets(ln, dyS, w.sC)
 		w.offsets(ln, dyD, w.dC)
+		signs := w.l.outputSigns(ln)
 		var sIn, dIn []*Vec
 		if ln.bp.Terms() != graph.MultiTerm {
 			if sIn, err = w.product(n, ln, graph.Coef, x, y, dyS, nil); err != nil {
@@ -222,7 +223,7 @@ func (w *walk) node(n *graph.Node) error {
 			if sIn, err = w.product(n, ln, graph.Coef, x, y, dyS, nil); err != nil {
 				return err
 			}
-			if dIn, err = w.product(n, ln, graph.AbsCoef, x, y, dyD, ln.signs); err != nil {
+			if dIn, err = w.product(n, ln, graph.AbsCoef, x, y, dyD, signs); err != nil {
 				return err
 			}
 			for i := range sIn {
@@ -339,7 +340,7 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 	if err != nil {
 		return nil, err
 	}
-	b, err := w.product(n, ln, graph.AbsCoef, x, y, dy, ln.signs)
+	b, err := w.product(n, ln, graph.AbsCoef, x, y, dy, w.l.outputSigns(ln))
 	if err != nil {
 		return nil, err
 	}
@@ -354,14 +355,7 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 			xr := imageRow(x[i], r/w.perImage, per)
 			ar, br := ad[r*per:(r+1)*per], bd[r*per:(r+1)*per]
 			for k, xv := range xr {
-				switch {
-				case xv > 0:
-					ar[k] = 0.5 * (ar[k] + sign*br[k])
-				case xv < 0:
-					ar[k] = 0.5 * (ar[k] - sign*br[k])
-				default:
-					ar[k] = 0
-				}
+				ar[k] = 0.5 * (ar[k] + sign*signOf(xv)*br[k]) * nonZero(xv)
 			}
 		}
 	}
@@ -394,9 +388,7 @@ func maskNonZero(v *Vec, x *graph.Tensor, perImage int) {
 	for r := range v.Rows() {
 		vr := v.Row(r)
 		for k, xv := range imageRow(x, r/perImage, per) {
-			if xv == 0 {
-				vr[k] = 0
-			}
+			vr[k] *= nonZero(xv)
 		}
 	}
 }
@@ -407,12 +399,7 @@ func multiplySign(v *Vec, x *graph.Tensor, perImage int) {
 	for r := range v.Rows() {
 		vr := v.Row(r)
 		for k, xv := range imageRow(x, r/perImage, per) {
-			switch {
-			case xv < 0:
-				vr[k] = -vr[k]
-			case xv == 0:
-				vr[k] = 0
-			}
+			vr[k] *= signOf(xv)
 		}
 	}
 }
@@ -422,7 +409,9 @@ func multiplySign(v *Vec, x *graph.Tensor, perImage int) {
 func (w *walk) accumulate(acc map[string]*Vec, n *graph.Node, dx []*Vec, scaled bool) {
 	for i, name := range n.Inputs {
 		v := dx[i]
-		if scaled && (w.req.Mode.scaled() || w.req.Mode == Full) {
+		// Only multi-term nodes change magnitudes much (|A| does not
+		// cancel); a check after each of them keeps float32 in range.
+		if scaled && w.l.nodes[n].bp.Terms() == graph.MultiTerm {
 			v.normalize()
 		}
 		if prev, ok := acc[name]; ok {
@@ -436,7 +425,7 @@ func (w *walk) accumulate(acc map[string]*Vec, n *graph.Node, dx []*Vec, scaled 
 // offsets adds Σ_j v_j·c_j of every output to sum (per row, at true scale).
 func (w *walk) offsets(ln *lowNode, dy []*Vec, sum []float64) {
 	for o, v := range dy {
-		c := ln.offset(o)
+		c := w.l.offset(ln, o)
 		if v == nil || c == nil {
 			continue
 		}

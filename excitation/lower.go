@@ -2,6 +2,8 @@ package excitation
 
 import (
 	"fmt"
+	"math"
+	"sync"
 
 	"github.com/paneonnx/paneonnx/graph"
 )
@@ -20,9 +22,15 @@ type Lowered struct {
 }
 
 type lowNode struct {
-	bp      graph.Backprop
-	offsets []*graph.Tensor // per output; nil entries are zero
-	signs   [][]float32     // per output, ±1; multi-term nodes only
+	n  *graph.Node
+	bp graph.Backprop
+
+	// The offsets and the output signs are computed on first use: Grad mode
+	// needs neither, the excitation modes need the signs of multi-term
+	// nodes only, and only Full mode needs every offset.
+	offsetsOnce, signsOnce sync.Once
+	offsets                []*graph.Tensor
+	signs                  [][]float32
 }
 
 // Lower prepares the backward modes for a forward pass acts of g, which
@@ -40,27 +48,36 @@ func Lower(g *graph.Graph, acts graph.Activations) (*Lowered, error) {
 		if !ok {
 			return nil, fmt.Errorf("node %q (%s) has no backward rule", n.Name, n.Op.Type())
 		}
-		x, y, err := l.io(n)
-		if err != nil {
+		if _, _, err := l.io(n); err != nil {
 			return nil, err
 		}
-		ln := &lowNode{bp: bp, offsets: bp.Offset(x, y)}
-		if bp.Terms() == graph.MultiTerm {
-			ln.signs = make([][]float32, len(y))
-			for o, t := range y {
-				ln.signs[o] = outputSigns(t, ln.offset(o))
-			}
-		}
-		l.nodes[n] = ln
+		l.nodes[n] = &lowNode{n: n, bp: bp}
 	}
 	return l, nil
 }
 
-func (ln *lowNode) offset(o int) *graph.Tensor {
+// offset returns c of output o (nil when zero).
+func (l *Lowered) offset(ln *lowNode, o int) *graph.Tensor {
+	ln.offsetsOnce.Do(func() {
+		x, y, _ := l.io(ln.n)
+		ln.offsets = ln.bp.Offset(x, y)
+	})
 	if o < len(ln.offsets) {
 		return ln.offsets[o]
 	}
 	return nil
+}
+
+// outputSigns returns s = sign(y − c) of every output, +1 where y = c.
+func (l *Lowered) outputSigns(ln *lowNode) [][]float32 {
+	ln.signsOnce.Do(func() {
+		_, y, _ := l.io(ln.n)
+		ln.signs = make([][]float32, len(y))
+		for o, t := range y {
+			ln.signs[o] = signs(t, l.offset(ln, o))
+		}
+	})
+	return ln.signs
 }
 
 // io returns the node's forward inputs and outputs.
@@ -83,20 +100,40 @@ func (l *Lowered) io(n *graph.Node) (x, y []*graph.Tensor, err error) {
 	return x, y, err
 }
 
-// outputSigns returns sign(y − c) with +1 where y = c.
-func outputSigns(y, c *graph.Tensor) []float32 {
+// signs returns sign(y − c) with +1 where y = c, branch-free: the sign bit
+// of the difference on a 1.0.
+func signs(y, c *graph.Tensor) []float32 {
 	s := make([]float32, len(y.Data))
 	for i, v := range y.Data {
 		if c != nil {
 			v -= c.Data[i]
 		}
-		if v < 0 {
-			s[i] = -1
-		} else {
-			s[i] = 1
+		bits := math.Float32bits(v)
+		if v == 0 {
+			bits = 0
 		}
+		s[i] = math.Float32frombits(bits&signBit | one)
 	}
 	return s
+}
+
+const (
+	signBit = 0x80000000
+	one     = 0x3f800000 // float32 1.0
+)
+
+// signOf returns sign(x) ∈ {−1, 0, +1} without branches.
+func signOf(x float32) float32 {
+	bits := math.Float32bits(x)
+	abs := bits &^ signBit
+	nonZero := (abs | -abs) >> 31 // 1 unless x is ±0
+	return math.Float32frombits(bits&signBit|one) * float32(nonZero)
+}
+
+// nonZero returns 1 for x ≠ 0 and 0 for ±0 without branches.
+func nonZero(x float32) float32 {
+	abs := math.Float32bits(x) &^ signBit
+	return float32((abs | -abs) >> 31)
 }
 
 // Logits returns the tensor holding the logits: the first graph output, or

@@ -86,23 +86,41 @@ func (dst *Vec) add(src *Vec) {
 	}
 }
 
-// normalize rescales each row so that its max-abs is a power of two in
-// [1, 2), folding the factor into Log2Scale.
+// normalize keeps each row inside a comfortable float32 range: when its
+// max-abs leaves [2^−40, 2^40] the row is rescaled so that the max-abs is in
+// [1, 2), and the factor goes into Log2Scale. Rows inside the range are only
+// scanned, so vectors that neither grow nor shrink cost one pass.
 func (v *Vec) normalize() {
 	for b := range v.Rows() {
 		row := v.Row(b)
-		var m float32
-		for _, x := range row {
-			m = max(m, abs32(x))
-		}
-		if m == 0 || math.IsInf(float64(m), 0) || math.IsNaN(float64(m)) {
+		m := maxAbsBits(row)
+		if m == 0 || m >= 0x7f800000 { // all zero, or Inf/NaN: leave as is
 			continue
 		}
-		_, e := math.Frexp(float64(m)) // m = f·2^e with f in [0.5, 1)
-		shift := float64(e - 1)
-		scaleRow(row, -shift)
-		v.Log2Scale[b] += shift
+		e := int(m>>23) - 127 // the exponent of the max-abs
+		if e >= -40 && e <= 40 {
+			continue
+		}
+		scaleRow(row, float64(-e))
+		v.Log2Scale[b] += float64(e)
 	}
+}
+
+// maxAbsBits returns the bit pattern of max|x| over row (comparing the
+// magnitude bits as integers orders non-negative floats correctly).
+func maxAbsBits(row []float32) uint32 {
+	var m0, m1, m2, m3 uint32
+	i := 0
+	for ; i+4 <= len(row); i += 4 {
+		m0 = max(m0, math.Float32bits(row[i])&^signBit)
+		m1 = max(m1, math.Float32bits(row[i+1])&^signBit)
+		m2 = max(m2, math.Float32bits(row[i+2])&^signBit)
+		m3 = max(m3, math.Float32bits(row[i+3])&^signBit)
+	}
+	for ; i < len(row); i++ {
+		m0 = max(m0, math.Float32bits(row[i])&^signBit)
+	}
+	return max(m0, m1, m2, m3)
 }
 
 func allZero(row []float32) bool {
