@@ -242,7 +242,27 @@ func (b *builder) build(gp *onnxpb.GraphProto) (*graph.Graph, error) {
 	if err := b.g.Sort(); err != nil {
 		return nil, err
 	}
+	freezeGates(b.g, b.shapesA)
 	return b.g, nil
+}
+
+// freezeGates tells every product of two same-sized data tensors which
+// operand is the gate: the one produced by Sigmoid or HardSigmoid, so that
+// x·sigmoid(x) (SiLU) and x·hardsigmoid(x) (HardSwish) have the local
+// linear form of the fused activations (SPEC §5.1).
+func freezeGates(g *graph.Graph, shapes map[string][]int) {
+	for _, n := range g.Nodes {
+		f, ok := n.Op.(interface{ SetFrozen(int) })
+		if !ok || n.Op.Type() != "Mul" || len(n.Inputs) != 2 || !graph.SameShape(shapes[n.Inputs[0]], shapes[n.Inputs[1]]) {
+			continue
+		}
+		for i, in := range n.Inputs {
+			if p, _ := g.Producer(in); p != nil && (p.Op.Type() == "Sigmoid" || p.Op.Type() == "HardSigmoid") {
+				f.SetFrozen(i)
+				break
+			}
+		}
+	}
 }
 
 // concreteShape substitutes 1 for the free dims of a declared shape (which
