@@ -32,3 +32,7 @@ fuzz:
 
 clean:
 	rm -f paneonnx
+
+# Benchmarks next to ONNX Runtime and PyTorch, as a Markdown report.
+bench:
+	scripts/bench.sh

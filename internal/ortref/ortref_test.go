@@ -206,7 +206,7 @@ func benchModels() [][2]string {
 		out = append(out, [2]string{name, filepath.Join(dir, name, "model.onnx")})
 	}
 	if root, err := RepoRoot(); err == nil {
-		out = append(out, [2]string{"resnet18", filepath.Join(root, "testmodels", "cache", "resnet18", "model.onnx")})
+		out = append(out, [2]string{"resnet18", filepath.Join(root, "testmodels", "cache", "resnet18_full_op13", "model.onnx")})
 	}
 	for _, p := range filepath.SplitList(os.Getenv(EnvBenchModels)) {
 		if p != "" {
