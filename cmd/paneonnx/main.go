@@ -24,7 +24,20 @@ const (
 )
 
 func main() {
-	app := &cli.Command{
+	if err := newApp().Run(context.Background(), os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "paneonnx:", err)
+		code := exitError
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) {
+			code = ec.ExitCode()
+		}
+		os.Exit(code)
+	}
+}
+
+// newApp builds the command tree.
+func newApp() *cli.Command {
+	return &cli.Command{
 		Name:    "paneonnx",
 		Usage:   "explain why an ONNX image classifier predicts what it predicts",
 		Version: version,
@@ -33,14 +46,5 @@ func main() {
 			runCommand(),
 			explainCommand(),
 		},
-	}
-	if err := app.Run(context.Background(), os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "paneonnx:", err)
-		code := exitError
-		var ec cli.ExitCoder
-		if errors.As(err, &ec) {
-			code = ec.ExitCode()
-		}
-		os.Exit(code)
 	}
 }
