@@ -62,6 +62,11 @@ func Conv2D(p ConvParams, x, w, bias, y []float32) {
 	})
 }
 
+// minRowWidth is the output row length from which one-channel convolutions
+// run the row kernel row by row (writing the result in place) rather than
+// over whole planes followed by a compaction copy.
+const minRowWidth = 48
+
 // forEachGroup calls run(n, g, workers, scratch) for every image and group,
 // either one after another with all workers each, or, when the groups are
 // many and small, spread over the workers with one each. Each goroutine
@@ -188,31 +193,36 @@ func (l *forwardLayout) run(xg, wg, bias, yg []float32, workers int, s *scratch)
 		src = s.get(0, l.bufLen)
 		l.fill(src, xg, cg, workers)
 	}
-	outPlane := p.OH * p.OW
-	if l.wq == p.OW {
-		l.gemm(mg, wg, src, yg, outPlane, bias, workers)
-		return
-	}
-	out := s.get(1, mg*l.ncols)
-	l.gemm(mg, wg, src, out, l.ncols, bias, workers)
-	parallelRange(workers, mg, mg*outPlane, func(m0, m1 int) {
-		for m := m0; m < m1; m++ {
-			scatterPlane(yg[m*outPlane:(m+1)*outPlane], p.OH, p.OW, p.OW, 1, out[m*l.ncols:], l.wq, false)
-		}
-	})
-}
-
-// gemm computes c (m rows of ncols, row stride ldc) = a·B + bias.
-func (l *forwardLayout) gemm(m int, a, src, c []float32, ldc int, bias []float32, workers int) {
-	if m == 1 {
+	if mg == 1 {
 		var b float32
 		if bias != nil {
 			b = bias[0]
 		}
-		gemmRow(l.k, a, src, l.offs, c, l.ncols, false, b)
+		if p.OW >= minRowWidth || l.wq == p.OW {
+			// One output channel: the row kernel writes y's rows directly.
+			gemmRows(l.k, wg, src, l.offs, yg, p.OW, p.OH, l.wq, p.OW, false, b)
+			return
+		}
+		// Short rows: one long row over the planes, then compaction.
+		out := s.get(1, l.ncols)
+		gemmRows(l.k, wg, src, l.offs, out, l.ncols, 1, 0, 0, false, b)
+		scatterPlane(yg, p.OH, p.OW, p.OW, 1, out, l.wq, false)
 		return
 	}
-	gemmOffsets(m, l.ncols, l.k, matA{data: a, ld: l.k}, src, l.offs, c, ldc, false, bias, workers)
+	a := matA{data: wg, ld: l.k}
+	outPlane := p.OH * p.OW
+	if l.wq == p.OW {
+		gemmOffsets(mg, l.ncols, l.k, a, src, l.offs, yg, outPlane, false, bias, workers)
+		return
+	}
+	out := s.get(1, mg*l.ncols)
+	gemmOffsets(mg, l.ncols, l.k, a, src, l.offs, out, l.ncols, false, bias, workers)
+	compact := func(m0, m1 int) {
+		for m := m0; m < m1; m++ {
+			scatterPlane(yg[m*outPlane:(m+1)*outPlane], p.OH, p.OW, p.OW, 1, out[m*l.ncols:], l.wq, false)
+		}
+	}
+	parallelRange(workers, mg, mg*outPlane, compact)
 }
 
 // fill copies the group's input channels into the phase planes of buf.

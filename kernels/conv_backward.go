@@ -273,28 +273,31 @@ func (l *backwardLayout) run(dyg, wg []float32, inPlace bool, dxg []float32, wor
 			taps := len(ph.taps)
 			a = matA{data: wg, ld: taps, run: taps, skip: (cg - 1) * taps}
 		}
+		dst := dxg[ph.rh*p.W+ph.rw:] // dx position (rh, rw) of every channel
+		if cg == 1 {
+			// One input channel: the row kernel handles the phase's rows;
+			// its depth (m, tap) is contiguous in a.
+			if p.StrideW == 1 && ph.wi >= minRowWidth {
+				gemmRows(k, a.data, src, ph.offs, dst, ph.wi, ph.hi, l.wq, p.StrideH*p.W, true, 0)
+				continue
+			}
+			out := s.get(1, ph.ncols)
+			gemmRows(k, a.data, src, ph.offs, out, ph.ncols, 1, 0, 0, false, 0)
+			scatterPlane(dst, ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out, l.wq, true)
+			continue
+		}
 		if p.StrideH == 1 && p.StrideW == 1 && l.wq == p.W {
 			// Phase columns are dx's own layout: accumulate in place.
-			l.gemm(cg, k, ph, a, src, dxg, inPlane, true, workers)
+			gemmOffsets(cg, ph.ncols, k, a, src, ph.offs, dxg, inPlane, true, nil, workers)
 			continue
 		}
 		out := s.get(1, cg*ph.ncols)
-		l.gemm(cg, k, ph, a, src, out, ph.ncols, false, workers)
-		parallelRange(workers, cg, cg*ph.ncols, func(c0, c1 int) {
+		gemmOffsets(cg, ph.ncols, k, a, src, ph.offs, out, ph.ncols, false, nil, workers)
+		scatter := func(c0, c1 int) {
 			for c := c0; c < c1; c++ {
-				dst := dxg[c*inPlane+ph.rh*p.W+ph.rw:]
-				scatterPlane(dst, ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out[c*ph.ncols:], l.wq, true)
+				scatterPlane(dst[c*inPlane:], ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out[c*ph.ncols:], l.wq, true)
 			}
-		})
+		}
+		parallelRange(workers, cg, cg*ph.ncols, scatter)
 	}
-}
-
-// gemm computes, for one phase, c (m rows, row stride ldc) (+)= a·B.
-// With one row, a's depth is contiguous (nothing to skip).
-func (l *backwardLayout) gemm(m, k int, ph *backwardPhase, a matA, src, c []float32, ldc int, accumulate bool, workers int) {
-	if m == 1 {
-		gemmRow(k, a.data, src, ph.offs, c, ph.ncols, accumulate, 0)
-		return
-	}
-	gemmOffsets(m, ph.ncols, k, a, src, ph.offs, c, ldc, accumulate, nil, workers)
 }

@@ -22,10 +22,10 @@ type tileKernels struct {
 	anyCols    bool       // tiles accept any cols in [1, cols]; otherwise exactly cols
 	tiles      []tileFunc // tiles[r-1] computes r rows, r in [1, rows]
 	tilesT     []tileFunc // as tiles, for column-major A
-	// row computes c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for the
-	// first n - n%rowTail columns (all of them when rowTail is 1); a nil
-	// bias counts as zero.
-	row     func(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)
+	// row computes c[r*ldc+j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+r*ldb+j]
+	// for r < rows and the first n - n%rowTail columns (all of them when
+	// rowTail is 1); a nil bias counts as zero.
+	row     func(k int, a *float32, b *float32, offs *int, c *float32, n, rows, ldb, ldc int, accumulate int, bias *float32)
 	rowTail int
 	// gather, when not nil, sets dst[j] = src[j*stride] for j < n.
 	gather func(dst *float32, src *float32, n int, stride int)
@@ -195,9 +195,15 @@ func edgeColumns(tiles []tileFunc, kern *tileKernels, i0, m, cols, p0, outer, in
 	putFloats(panelP)
 }
 
-// gemmRow computes c[j] = (accumulate ? c[j] : 0) + bias + Σ_{p<k} a[p]·b[offs[p]+j]
-// for j < n, single-threaded. Row p of B is b[offs[p]:offs[p]+n]. k, n ≥ 1.
-func gemmRow(k int, a, b []float32, offs []int, c []float32, n int, accumulate bool, bias float32) {
+// gemmRows computes, single-threaded, for r < rows and j < n:
+//
+//	c[r*ldc+j] = (accumulate ? c[r*ldc+j] : 0) + bias + Σ_{p<k} a[p]·b[offs[p]+r*ldb+j]
+//
+// that is one row of A against a rows×n window of every row of B. k, n ≥ 1.
+func gemmRows(k int, a, b []float32, offs []int, c []float32, n, rows, ldb, ldc int, accumulate bool, bias float32) {
+	if rows == 0 {
+		return
+	}
 	acc := 0
 	if accumulate {
 		acc = 1
@@ -209,14 +215,23 @@ func gemmRow(k int, a, b []float32, offs []int, c []float32, n int, accumulate b
 		if bias != 0 {
 			bp = &bias
 		}
-		kern.row(k, &a[0], &b[0], &offs[0], &c[0], fast, acc, bp)
+		maxOff := 0
+		for _, o := range offs[:k] {
+			maxOff = max(maxOff, o)
+		}
+		_ = b[maxOff+(rows-1)*ldb+n-1]
+		_ = c[(rows-1)*ldc+n-1]
+		kern.row(k, &a[0], &b[0], &offs[0], &c[0], fast, rows, ldb, ldc, acc, bp)
 	}
-	if fast < n {
-		rowGo(k, a, b[fast:], offs, c[fast:n], accumulate, bias)
+	for r := range rows {
+		if fast < n {
+			rowGo(k, a, b[r*ldb+fast:], offs, c[r*ldc+fast:r*ldc+n], accumulate, bias)
+		}
 	}
 }
 
-// rowGo is the portable form of tileKernels.row for len(c) columns.
+// rowGo computes c[j] = (accumulate ? c[j] : 0) + bias + Σ_{p<k} a[p]·b[offs[p]+j]
+// for j < len(c).
 func rowGo(k int, a, b []float32, offs []int, c []float32, accumulate bool, bias float32) {
 	if !accumulate {
 		clear(c)
@@ -267,7 +282,7 @@ func scatterAddStrided(dst, src []float32, stride int) {
 func addTo(dst, src []float32) {
 	src = src[:len(dst)]
 	if len(dst) >= 32 {
-		gemmRow(1, unitWeight[:], src, zeroOffset[:], dst, len(dst), true, 0)
+		gemmRows(1, unitWeight[:], src, zeroOffset[:], dst, len(dst), 1, 0, 0, true, 0)
 		return
 	}
 	for i, v := range src {
@@ -336,7 +351,7 @@ const (
 
 var goKernels = tileKernels{
 	name: "go", rows: goRows, cols: goCols, anyCols: true,
-	row: func(k int, a *float32, b *float32, offs *int, c *float32, n int, acc int, bias *float32) {
+	row: func(k int, a *float32, b *float32, offs *int, c *float32, n, rows, ldb, ldc int, acc int, bias *float32) {
 		os := unsafe.Slice(offs, k)
 		maxOff := 0
 		for _, o := range os {
@@ -346,7 +361,11 @@ var goKernels = tileKernels{
 		if bias != nil {
 			bv = *bias
 		}
-		rowGo(k, unsafe.Slice(a, k), unsafe.Slice(b, maxOff+n), os, unsafe.Slice(c, n), acc != 0, bv)
+		bs := unsafe.Slice(b, maxOff+(rows-1)*ldb+n)
+		cs := unsafe.Slice(c, (rows-1)*ldc+n)
+		for r := range rows {
+			rowGo(k, unsafe.Slice(a, k), bs[r*ldb:], os, cs[r*ldc:r*ldc+n], acc != 0, bv)
+		}
 	},
 	rowTail: 1,
 	tiles: []tileFunc{

@@ -8236,19 +8236,103 @@ tileAVX2Tx6_store5:
 	VZEROUPPER
 	RET
 
-// func rowAVX512(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)
-// Requires: AVX, AVX512BW, AVX512F, BMI2, CMOV
-TEXT ·rowAVX512(SB), NOSPLIT, $0-64
+// func rowAVX512(k int, a *float32, b *float32, offs *int, c *float32, n int, rows int, ldb int, ldc int, accumulate int, bias *float32)
+// Requires: AVX, AVX512BW, AVX512DQ, AVX512F, BMI2, CMOV
+TEXT ·rowAVX512(SB), NOSPLIT, $0-88
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
 	MOVQ offs+24(FP), BX
-	MOVQ c+32(FP), R12
-	MOVQ n+40(FP), R13
-	MOVQ accumulate+48(FP), R14
+	MOVQ accumulate+72(FP), R14
+	MOVQ rows+48(FP), R9
+	MOVQ b+16(FP), R10
+	MOVQ c+32(FP), R11
 
-row512_chunk:
+rowAVX512_row:
+	TESTQ R9, R9
+	JE    rowAVX512_done
+	MOVQ  R10, DI
+	MOVQ  R11, R12
+	MOVQ  n+40(FP), R13
+
+rowAVX512_c8:
+	CMPQ         R13, $0x00000080
+	JL           rowAVX512_c4
+	MOVQ         bias+80(FP), AX
+	TESTQ        AX, AX
+	JE           rowAVX512_c8_zero
+	VBROADCASTSS (AX), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	VMOVAPS      Z0, Z4
+	VMOVAPS      Z0, Z5
+	VMOVAPS      Z0, Z6
+	VMOVAPS      Z0, Z7
+	JMP          rowAVX512_c8_init
+
+rowAVX512_c8_zero:
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+
+rowAVX512_c8_init:
+	MOVQ k+0(FP), CX
+	XORQ DX, DX
+
+rowAVX512_c8_k:
+	MOVQ         (BX)(DX*8), AX
+	VBROADCASTSS (SI)(DX*4), Z8
+	VMOVUPS      (DI)(AX*4), Z9
+	VFMADD231PS  Z9, Z8, Z0
+	VMOVUPS      64(DI)(AX*4), Z10
+	VFMADD231PS  Z10, Z8, Z1
+	VMOVUPS      128(DI)(AX*4), Z11
+	VFMADD231PS  Z11, Z8, Z2
+	VMOVUPS      192(DI)(AX*4), Z12
+	VFMADD231PS  Z12, Z8, Z3
+	VMOVUPS      256(DI)(AX*4), Z13
+	VFMADD231PS  Z13, Z8, Z4
+	VMOVUPS      320(DI)(AX*4), Z14
+	VFMADD231PS  Z14, Z8, Z5
+	VMOVUPS      384(DI)(AX*4), Z15
+	VFMADD231PS  Z15, Z8, Z6
+	VMOVUPS      448(DI)(AX*4), Z16
+	VFMADD231PS  Z16, Z8, Z7
+	INCQ         DX
+	CMPQ         DX, CX
+	JL           rowAVX512_c8_k
+	TESTQ        R14, R14
+	JE           rowAVX512_c8_store
+	VADDPS       (R12), Z0, Z0
+	VADDPS       64(R12), Z1, Z1
+	VADDPS       128(R12), Z2, Z2
+	VADDPS       192(R12), Z3, Z3
+	VADDPS       256(R12), Z4, Z4
+	VADDPS       320(R12), Z5, Z5
+	VADDPS       384(R12), Z6, Z6
+	VADDPS       448(R12), Z7, Z7
+
+rowAVX512_c8_store:
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	VMOVUPS Z2, 128(R12)
+	VMOVUPS Z3, 192(R12)
+	VMOVUPS Z4, 256(R12)
+	VMOVUPS Z5, 320(R12)
+	VMOVUPS Z6, 384(R12)
+	VMOVUPS Z7, 448(R12)
+	ADDQ    $0x00000200, DI
+	ADDQ    $0x00000200, R12
+	SUBQ    $0x00000080, R13
+	JMP     rowAVX512_c8
+
+rowAVX512_c4:
 	TESTQ        R13, R13
-	JLE          row512_done
+	JLE          rowAVX512_next
 	MOVQ         $0x00000040, R8
 	CMPQ         R13, R8
 	CMOVQLT      R13, R8
@@ -8258,160 +8342,223 @@ row512_chunk:
 	KSHIFTRQ     $0x10, K1, K2
 	KSHIFTRQ     $0x20, K1, K3
 	KSHIFTRQ     $0x30, K1, K4
-	MOVQ         bias+56(FP), AX
+	MOVQ         bias+80(FP), AX
 	TESTQ        AX, AX
-	JE           row512_zero
+	JE           rowAVX512_c4_zero
 	VBROADCASTSS (AX), Z0
 	VMOVAPS      Z0, Z1
 	VMOVAPS      Z0, Z2
 	VMOVAPS      Z0, Z3
-	JMP          row512_init
+	JMP          rowAVX512_c4_init
 
-row512_zero:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
+rowAVX512_c4_zero:
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
 
-row512_init:
-	MOVQ k+0(FP), CX
-	XORQ DX, DX
+rowAVX512_c4_init:
+	MOVQ   k+0(FP), CX
+	XORQ   DX, DX
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	DECQ   CX
 
-row512_k:
-	MOVQ         (BX)(DX*8), AX
-	VBROADCASTSS (SI)(DX*4), Z8
-	VMOVUPS.Z    (DI)(AX*4), K1, Z4
-	VFMADD231PS  Z4, Z8, Z0
-	VMOVUPS.Z    64(DI)(AX*4), K2, Z5
-	VFMADD231PS  Z5, Z8, Z1
-	VMOVUPS.Z    128(DI)(AX*4), K3, Z6
-	VFMADD231PS  Z6, Z8, Z2
-	VMOVUPS.Z    192(DI)(AX*4), K4, Z7
-	VFMADD231PS  Z7, Z8, Z3
-	INCQ         DX
+rowAVX512_c4_k2:
 	CMPQ         DX, CX
-	JL           row512_k
-	TESTQ        R14, R14
-	JE           row512_store
-	VADDPS.Z     (R12), Z0, K1, Z0
-	VADDPS.Z     64(R12), Z1, K2, Z1
-	VADDPS.Z     128(R12), Z2, K3, Z2
-	VADDPS.Z     192(R12), Z3, K4, Z3
+	JGE          rowAVX512_c4_k1
+	MOVQ         (BX)(DX*8), AX
+	VBROADCASTSS (SI)(DX*4), Z4
+	VMOVUPS.Z    (DI)(AX*4), K1, Z5
+	VFMADD231PS  Z5, Z4, Z0
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z6
+	VFMADD231PS  Z6, Z4, Z1
+	VMOVUPS.Z    128(DI)(AX*4), K3, Z7
+	VFMADD231PS  Z7, Z4, Z2
+	VMOVUPS.Z    192(DI)(AX*4), K4, Z8
+	VFMADD231PS  Z8, Z4, Z3
+	MOVQ         8(BX)(DX*8), AX
+	VBROADCASTSS 4(SI)(DX*4), Z26
+	VMOVUPS.Z    (DI)(AX*4), K1, Z22
+	VFMADD231PS  Z22, Z26, Z18
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z23
+	VFMADD231PS  Z23, Z26, Z19
+	VMOVUPS.Z    128(DI)(AX*4), K3, Z24
+	VFMADD231PS  Z24, Z26, Z20
+	VMOVUPS.Z    192(DI)(AX*4), K4, Z25
+	VFMADD231PS  Z25, Z26, Z21
+	ADDQ         $0x02, DX
+	JMP          rowAVX512_c4_k2
 
-row512_store:
+rowAVX512_c4_k1:
+	INCQ         CX
+	CMPQ         DX, CX
+	JGE          rowAVX512_c4_sum
+	MOVQ         (BX)(DX*8), AX
+	VBROADCASTSS (SI)(DX*4), Z4
+	VMOVUPS.Z    (DI)(AX*4), K1, Z5
+	VFMADD231PS  Z5, Z4, Z0
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z6
+	VFMADD231PS  Z6, Z4, Z1
+	VMOVUPS.Z    128(DI)(AX*4), K3, Z7
+	VFMADD231PS  Z7, Z4, Z2
+	VMOVUPS.Z    192(DI)(AX*4), K4, Z8
+	VFMADD231PS  Z8, Z4, Z3
+
+rowAVX512_c4_sum:
+	VADDPS   Z18, Z0, Z0
+	VADDPS   Z19, Z1, Z1
+	VADDPS   Z20, Z2, Z2
+	VADDPS   Z21, Z3, Z3
+	TESTQ    R14, R14
+	JE       rowAVX512_c4_store
+	VADDPS.Z (R12), Z0, K1, Z0
+	VADDPS.Z 64(R12), Z1, K2, Z1
+	VADDPS.Z 128(R12), Z2, K3, Z2
+	VADDPS.Z 192(R12), Z3, K4, Z3
+
+rowAVX512_c4_store:
 	VMOVUPS Z0, K1, (R12)
 	VMOVUPS Z1, K2, 64(R12)
 	VMOVUPS Z2, K3, 128(R12)
 	VMOVUPS Z3, K4, 192(R12)
 	ADDQ    $0x00000100, DI
 	ADDQ    $0x00000100, R12
-	SUBQ    $0x40, R13
-	JMP     row512_chunk
+	SUBQ    $0x00000040, R13
+	JMP     rowAVX512_c4
 
-row512_done:
+rowAVX512_next:
+	MOVQ ldb+56(FP), AX
+	SHLQ $0x02, AX
+	ADDQ AX, R10
+	MOVQ ldc+64(FP), AX
+	SHLQ $0x02, AX
+	ADDQ AX, R11
+	DECQ R9
+	JMP  rowAVX512_row
+
+rowAVX512_done:
 	VZEROUPPER
 	RET
 
-// func rowAVX2(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)
+// func rowAVX2(k int, a *float32, b *float32, offs *int, c *float32, n int, rows int, ldb int, ldc int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·rowAVX2(SB), NOSPLIT, $0-64
+TEXT ·rowAVX2(SB), NOSPLIT, $0-88
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
 	MOVQ offs+24(FP), BX
-	MOVQ c+32(FP), R12
-	MOVQ n+40(FP), R13
-	MOVQ accumulate+48(FP), R14
+	MOVQ accumulate+72(FP), R14
+	MOVQ rows+48(FP), R9
+	MOVQ b+16(FP), R10
+	MOVQ c+32(FP), R11
 
-row256x4_chunk:
-	CMPQ         R13, $0x20
-	JL           row256x4_done
-	MOVQ         bias+56(FP), AX
+rowAVX2_row:
+	TESTQ R9, R9
+	JE    rowAVX2_done
+	MOVQ  R10, DI
+	MOVQ  R11, R12
+	MOVQ  n+40(FP), R13
+
+rowAVX2_c4:
+	CMPQ         R13, $0x00000020
+	JL           rowAVX2_c1
+	MOVQ         bias+80(FP), AX
 	TESTQ        AX, AX
-	JE           row256x4_zero
+	JE           rowAVX2_c4_zero
 	VBROADCASTSS (AX), Y0
 	VMOVAPS      Y0, Y1
 	VMOVAPS      Y0, Y2
 	VMOVAPS      Y0, Y3
-	JMP          row256x4_init
+	JMP          rowAVX2_c4_init
 
-row256x4_zero:
+rowAVX2_c4_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 
-row256x4_init:
+rowAVX2_c4_init:
 	MOVQ k+0(FP), CX
 	XORQ DX, DX
 
-row256x4_k:
+rowAVX2_c4_k:
 	MOVQ         (BX)(DX*8), AX
-	VBROADCASTSS (SI)(DX*4), Y8
-	VMOVUPS      (DI)(AX*4), Y4
-	VFMADD231PS  Y4, Y8, Y0
-	VMOVUPS      32(DI)(AX*4), Y5
-	VFMADD231PS  Y5, Y8, Y1
-	VMOVUPS      64(DI)(AX*4), Y6
-	VFMADD231PS  Y6, Y8, Y2
-	VMOVUPS      96(DI)(AX*4), Y7
-	VFMADD231PS  Y7, Y8, Y3
+	VBROADCASTSS (SI)(DX*4), Y4
+	VMOVUPS      (DI)(AX*4), Y5
+	VFMADD231PS  Y5, Y4, Y0
+	VMOVUPS      32(DI)(AX*4), Y6
+	VFMADD231PS  Y6, Y4, Y1
+	VMOVUPS      64(DI)(AX*4), Y7
+	VFMADD231PS  Y7, Y4, Y2
+	VMOVUPS      96(DI)(AX*4), Y8
+	VFMADD231PS  Y8, Y4, Y3
 	INCQ         DX
 	CMPQ         DX, CX
-	JL           row256x4_k
+	JL           rowAVX2_c4_k
 	TESTQ        R14, R14
-	JE           row256x4_store
+	JE           rowAVX2_c4_store
 	VADDPS       (R12), Y0, Y0
 	VADDPS       32(R12), Y1, Y1
 	VADDPS       64(R12), Y2, Y2
 	VADDPS       96(R12), Y3, Y3
 
-row256x4_store:
+rowAVX2_c4_store:
 	VMOVUPS Y0, (R12)
 	VMOVUPS Y1, 32(R12)
 	VMOVUPS Y2, 64(R12)
 	VMOVUPS Y3, 96(R12)
 	ADDQ    $0x00000080, DI
 	ADDQ    $0x00000080, R12
-	SUBQ    $0x20, R13
-	JMP     row256x4_chunk
+	SUBQ    $0x00000020, R13
+	JMP     rowAVX2_c4
 
-row256x4_done:
-row256x1_chunk:
-	CMPQ         R13, $0x08
-	JL           row256x1_done
-	MOVQ         bias+56(FP), AX
+rowAVX2_c1:
+	CMPQ         R13, $0x00000008
+	JL           rowAVX2_next
+	MOVQ         bias+80(FP), AX
 	TESTQ        AX, AX
-	JE           row256x1_zero
+	JE           rowAVX2_c1_zero
 	VBROADCASTSS (AX), Y0
-	JMP          row256x1_init
+	JMP          rowAVX2_c1_init
 
-row256x1_zero:
+rowAVX2_c1_zero:
 	VXORPS Y0, Y0, Y0
 
-row256x1_init:
+rowAVX2_c1_init:
 	MOVQ k+0(FP), CX
 	XORQ DX, DX
 
-row256x1_k:
+rowAVX2_c1_k:
 	MOVQ         (BX)(DX*8), AX
-	VBROADCASTSS (SI)(DX*4), Y8
-	VMOVUPS      (DI)(AX*4), Y4
-	VFMADD231PS  Y4, Y8, Y0
+	VBROADCASTSS (SI)(DX*4), Y1
+	VMOVUPS      (DI)(AX*4), Y2
+	VFMADD231PS  Y2, Y1, Y0
 	INCQ         DX
 	CMPQ         DX, CX
-	JL           row256x1_k
+	JL           rowAVX2_c1_k
 	TESTQ        R14, R14
-	JE           row256x1_store
+	JE           rowAVX2_c1_store
 	VADDPS       (R12), Y0, Y0
 
-row256x1_store:
+rowAVX2_c1_store:
 	VMOVUPS Y0, (R12)
 	ADDQ    $0x00000020, DI
 	ADDQ    $0x00000020, R12
-	SUBQ    $0x08, R13
-	JMP     row256x1_chunk
+	SUBQ    $0x00000008, R13
+	JMP     rowAVX2_c1
 
-row256x1_done:
+rowAVX2_next:
+	MOVQ ldb+56(FP), AX
+	SHLQ $0x02, AX
+	ADDQ AX, R10
+	MOVQ ldc+64(FP), AX
+	SHLQ $0x02, AX
+	ADDQ AX, R11
+	DECQ R9
+	JMP  rowAVX2_row
+
+rowAVX2_done:
 	VZEROUPPER
 	RET
 

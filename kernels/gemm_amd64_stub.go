@@ -112,11 +112,11 @@ func tileAVX2Tx5(kOuter int, kInner int, a *float32, lda int, aJump int, b *floa
 // tileAVX2Tx6 computes a 6x16 tile with AVX2 and FMA from column-major A; cols must be 16.
 func tileAVX2Tx6(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
-// rowAVX512 computes c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for j < n with AVX-512 (nil bias: 0).
-func rowAVX512(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)
+// rowAVX512 computes c[r*ldc+j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+r*ldb+j] for r < rows, j < n with AVX-512 (nil bias: 0).
+func rowAVX512(k int, a *float32, b *float32, offs *int, c *float32, n int, rows int, ldb int, ldc int, accumulate int, bias *float32)
 
-// rowAVX2 computes c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for j < n - n%8 with AVX2 and FMA (nil bias: 0).
-func rowAVX2(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)
+// rowAVX2 computes c[r*ldc+j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+r*ldb+j] for r < rows, j < n − n%8 with AVX2 and FMA (nil bias: 0).
+func rowAVX2(k int, a *float32, b *float32, offs *int, c *float32, n int, rows int, ldb int, ldc int, accumulate int, bias *float32)
 
 // gatherStridedAVX512 sets dst[j] = src[j*stride] for j < n (n·stride < 2³¹).
 func gatherStridedAVX512(dst *float32, src *float32, n int, stride int)

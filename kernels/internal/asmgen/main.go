@@ -31,7 +31,7 @@ const (
 
 const (
 	tileSignature = "func(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)"
-	rowSignature  = "func(k int, a *float32, b *float32, offs *int, c *float32, n int, accumulate int, bias *float32)"
+	rowSignature  = "func(k int, a *float32, b *float32, offs *int, c *float32, n int, rows int, ldb int, ldc int, accumulate int, bias *float32)"
 )
 
 func main() {
@@ -44,8 +44,8 @@ func main() {
 			avx2Kernel(r, trans)
 		}
 	}
-	rowAVX512()
-	rowAVX2()
+	rowKernel("rowAVX512", true)
+	rowKernel("rowAVX2", false)
 	gatherAVX512()
 	Generate()
 }
@@ -206,139 +206,172 @@ func avx2Kernel(rows int, trans bool) {
 	RET()
 }
 
-// rowAVX512 emits a one-row kernel for long rows:
-// c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for j < n, 64 columns at a time with
-// a masked final chunk.
-func rowAVX512() {
-	TEXT("rowAVX512", NOSPLIT, rowSignature)
-	Doc("rowAVX512 computes c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for j < n with AVX-512 (nil bias: 0).")
+// rowKernel emits a one-row-of-A kernel over a 2-D block of B and C:
+//
+//	c[r*ldc + j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p] + r*ldb + j]   for r < rows
+//
+// and j < n (AVX-512), or j < n − n%8 (AVX2, which leaves the last columns
+// of every row to the caller). Columns go in chunks of `chunks` vector
+// widths, the widest first, so long rows keep many independent accumulators.
+func rowKernel(name string, avx512 bool) {
+	TEXT(name, NOSPLIT, rowSignature)
+	if avx512 {
+		Doc(name + " computes c[r*ldc+j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+r*ldb+j] for r < rows, j < n with AVX-512 (nil bias: 0).")
+	} else {
+		Doc(name + " computes c[r*ldc+j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+r*ldb+j] for r < rows, j < n − n%8 with AVX2 and FMA (nil bias: 0).")
+	}
 	a, b, offs, c, n, acc := RSI, RDI, RBX, R12, R13, R14
+	rowsLeft, bRow, cRow := R9, R10, R11
 	Load(Param("a"), a)
-	Load(Param("b"), b)
 	Load(Param("offs"), offs)
-	Load(Param("c"), c)
-	Load(Param("n"), n)
 	Load(Param("accumulate"), acc)
-	masks := []Register{K1, K2, K3, K4}
-	accs := []VecPhysical{Z0, Z1, Z2, Z3}
-	bv := []VecPhysical{Z4, Z5, Z6, Z7}
-
-	Label("row512_chunk")
-	TESTQ(n, n)
-	JLE(LabelRef("row512_done"))
-	// masks for min(n, 64) columns (BZHI reads only the low 8 index bits)
-	MOVQ(U32(64), R8)
-	CMPQ(n, R8)
-	CMOVQLT(n, R8)
-	MOVQ(I32(-1), RAX)
-	BZHIQ(R8, RAX, RAX)
-	KMOVQ(RAX, K1)
-	KSHIFTRQ(U8(16), K1, K2)
-	KSHIFTRQ(U8(32), K1, K3)
-	KSHIFTRQ(U8(48), K1, K4)
-	Load(Param("bias"), RAX)
-	TESTQ(RAX, RAX)
-	JE(LabelRef("row512_zero"))
-	VBROADCASTSS(Mem{Base: RAX}, accs[0])
-	for v := 1; v < len(accs); v++ {
-		VMOVAPS(accs[0], accs[v])
-	}
-	JMP(LabelRef("row512_init"))
-	Label("row512_zero")
-	for v := range accs {
-		VPXORD(accs[v], accs[v], accs[v])
-	}
-	Label("row512_init")
-	Load(Param("k"), RCX)
-	XORQ(RDX, RDX) // p
-	Label("row512_k")
-	MOVQ(Mem{Base: offs, Index: RDX, Scale: 8}, RAX)
-	VBROADCASTSS(Mem{Base: a, Index: RDX, Scale: 4}, Z8)
-	for v := range accs {
-		VMOVUPS_Z(Mem{Base: b, Index: RAX, Scale: 4, Disp: 64 * v}, masks[v], bv[v])
-		VFMADD231PS(bv[v], Z8, accs[v])
-	}
-	INCQ(RDX)
-	CMPQ(RDX, RCX)
-	JL(LabelRef("row512_k"))
-
-	TESTQ(acc, acc)
-	JE(LabelRef("row512_store"))
-	for v := range accs {
-		VADDPS_Z(Mem{Base: c, Disp: 64 * v}, accs[v], masks[v], accs[v])
-	}
-	Label("row512_store")
-	for v := range accs {
-		VMOVUPS(accs[v], masks[v], Mem{Base: c, Disp: 64 * v})
-	}
-	ADDQ(U32(256), b)
-	ADDQ(U32(256), c)
-	SUBQ(U8(64), n)
-	JMP(LabelRef("row512_chunk"))
-	Label("row512_done")
-	VZEROUPPER()
-	RET()
-}
-
-// rowAVX2 is rowAVX512 for AVX2: it handles the first n - n%8 columns and
-// leaves the rest to the caller.
-func rowAVX2() {
-	TEXT("rowAVX2", NOSPLIT, rowSignature)
-	Doc("rowAVX2 computes c[j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+j] for j < n - n%8 with AVX2 and FMA (nil bias: 0).")
-	a, b, offs, c, n, acc := RSI, RDI, RBX, R12, R13, R14
-	Load(Param("a"), a)
-	Load(Param("b"), b)
-	Load(Param("offs"), offs)
-	Load(Param("c"), c)
+	Load(Param("rows"), rowsLeft)
+	Load(Param("b"), bRow)
+	Load(Param("c"), cRow)
+	Label(name + "_row")
+	TESTQ(rowsLeft, rowsLeft)
+	JE(LabelRef(name + "_done"))
+	MOVQ(bRow, b)
+	MOVQ(cRow, c)
 	Load(Param("n"), n)
-	Load(Param("accumulate"), acc)
-	for _, width := range []int{4, 1} {
-		name := fmt.Sprintf("row256x%d", width)
-		accs := []VecPhysical{Y0, Y1, Y2, Y3}[:width]
-		bv := []VecPhysical{Y4, Y5, Y6, Y7}[:width]
-		Label(name + "_chunk")
-		CMPQ(n, U8(8*width))
-		JL(LabelRef(name + "_done"))
+
+	vecs := func(first, count int) []VecPhysical {
+		all := []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z16, Z17,
+			Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26}
+		if !avx512 {
+			all = []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}
+		}
+		return all[first : first+count]
+	}
+	lanes, width := 16, 64
+	chunks := []int{8, 4} // vectors per chunk; the last one is masked (AVX-512)
+	if !avx512 {
+		lanes, width = 8, 32
+		chunks = []int{4, 1}
+	}
+	for ci, nv := range chunks {
+		label := fmt.Sprintf("%s_c%d", name, nv)
+		masked := avx512 && ci == len(chunks)-1
+		accs, bv := vecs(0, nv), vecs(nv+1, nv)
+		bc := vecs(nv, 1)[0]
+		masks := []Register{K1, K2, K3, K4}
+		Label(label)
+		if masked {
+			TESTQ(n, n)
+			JLE(LabelRef(name + "_next"))
+			// masks for min(n, 64) columns (BZHI reads only the low 8 index bits)
+			MOVQ(U32(64), R8)
+			CMPQ(n, R8)
+			CMOVQLT(n, R8)
+			MOVQ(I32(-1), RAX)
+			BZHIQ(R8, RAX, RAX)
+			KMOVQ(RAX, K1)
+			KSHIFTRQ(U8(16), K1, K2)
+			KSHIFTRQ(U8(32), K1, K3)
+			KSHIFTRQ(U8(48), K1, K4)
+		} else {
+			next := name + "_next"
+			if ci+1 < len(chunks) {
+				next = fmt.Sprintf("%s_c%d", name, chunks[ci+1])
+			}
+			CMPQ(n, U32(lanes*nv))
+			JL(LabelRef(next))
+		}
 		Load(Param("bias"), RAX)
 		TESTQ(RAX, RAX)
-		JE(LabelRef(name + "_zero"))
+		JE(LabelRef(label + "_zero"))
 		VBROADCASTSS(Mem{Base: RAX}, accs[0])
-		for v := 1; v < len(accs); v++ {
+		for v := 1; v < nv; v++ {
 			VMOVAPS(accs[0], accs[v])
 		}
-		JMP(LabelRef(name + "_init"))
-		Label(name + "_zero")
-		for v := range accs {
-			VXORPS(accs[v], accs[v], accs[v])
+		JMP(LabelRef(label + "_init"))
+		Label(label + "_zero")
+		for _, v := range accs {
+			VXORPS(v, v, v)
 		}
-		Label(name + "_init")
+		Label(label + "_init")
 		Load(Param("k"), RCX)
 		XORQ(RDX, RDX)
-		Label(name + "_k")
-		MOVQ(Mem{Base: offs, Index: RDX, Scale: 8}, RAX)
-		VBROADCASTSS(Mem{Base: a, Index: RDX, Scale: 4}, Y8)
-		for v := range accs {
-			VMOVUPS(Mem{Base: b, Index: RAX, Scale: 4, Disp: 32 * v}, bv[v])
-			VFMADD231PS(bv[v], Y8, accs[v])
+		// tap p into accumulators acc using B registers bregs and
+		// broadcast register bcr
+		tap := func(acc, bregs []VecPhysical, bcr VecPhysical, disp int) {
+			MOVQ(Mem{Base: offs, Index: RDX, Scale: 8, Disp: 8 * disp}, RAX)
+			VBROADCASTSS(Mem{Base: a, Index: RDX, Scale: 4, Disp: 4 * disp}, bcr)
+			for v := range acc {
+				m := Mem{Base: b, Index: RAX, Scale: 4, Disp: width * v}
+				if masked {
+					VMOVUPS_Z(m, masks[v], bregs[v])
+				} else {
+					VMOVUPS(m, bregs[v])
+				}
+				VFMADD231PS(bregs[v], bcr, acc[v])
+			}
 		}
-		INCQ(RDX)
-		CMPQ(RDX, RCX)
-		JL(LabelRef(name + "_k"))
+		if masked {
+			// Two taps per step into two accumulator sets (odd taps in
+			// acc2), so a short chunk still has eight independent chains.
+			acc2, bv2, bc2 := vecs(18, nv), vecs(22, nv), Z26
+			for _, v := range acc2 {
+				VXORPS(v, v, v)
+			}
+			DECQ(RCX)
+			Label(label + "_k2")
+			CMPQ(RDX, RCX)
+			JGE(LabelRef(label + "_k1"))
+			tap(accs, bv, bc, 0)
+			tap(acc2, bv2, bc2, 1)
+			ADDQ(U8(2), RDX)
+			JMP(LabelRef(label + "_k2"))
+			Label(label + "_k1")
+			INCQ(RCX)
+			CMPQ(RDX, RCX)
+			JGE(LabelRef(label + "_sum"))
+			tap(accs, bv, bc, 0)
+			Label(label + "_sum")
+			for v := range accs {
+				VADDPS(acc2[v], accs[v], accs[v])
+			}
+		} else {
+			Label(label + "_k")
+			tap(accs, bv, bc, 0)
+			INCQ(RDX)
+			CMPQ(RDX, RCX)
+			JL(LabelRef(label + "_k"))
+		}
 		TESTQ(acc, acc)
-		JE(LabelRef(name + "_store"))
+		JE(LabelRef(label + "_store"))
 		for v := range accs {
-			VADDPS(Mem{Base: c, Disp: 32 * v}, accs[v], accs[v])
+			m := Mem{Base: c, Disp: width * v}
+			if masked {
+				VADDPS_Z(m, accs[v], masks[v], accs[v])
+			} else {
+				VADDPS(m, accs[v], accs[v])
+			}
 		}
-		Label(name + "_store")
+		Label(label + "_store")
 		for v := range accs {
-			VMOVUPS(accs[v], Mem{Base: c, Disp: 32 * v})
+			m := Mem{Base: c, Disp: width * v}
+			if masked {
+				VMOVUPS(accs[v], masks[v], m)
+			} else {
+				VMOVUPS(accs[v], m)
+			}
 		}
-		ADDQ(U32(32*width), b)
-		ADDQ(U32(32*width), c)
-		SUBQ(U8(8*width), n)
-		JMP(LabelRef(name + "_chunk"))
-		Label(name + "_done")
+		ADDQ(U32(width*nv), b)
+		ADDQ(U32(width*nv), c)
+		SUBQ(U32(lanes*nv), n)
+		JMP(LabelRef(label))
 	}
+	Label(name + "_next")
+	Load(Param("ldb"), RAX)
+	SHLQ(U8(2), RAX)
+	ADDQ(RAX, bRow)
+	Load(Param("ldc"), RAX)
+	SHLQ(U8(2), RAX)
+	ADDQ(RAX, cRow)
+	DECQ(rowsLeft)
+	JMP(LabelRef(name + "_row"))
+	Label(name + "_done")
 	VZEROUPPER()
 	RET()
 }
