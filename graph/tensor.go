@@ -108,3 +108,29 @@ func HasNonFinite(data []float32) bool {
 	}
 	return false
 }
+
+// RelativeError returns max|got−want| / max|want| (the absolute error when
+// want is all zero), and +Inf when the lengths differ or got has NaN where
+// want has none. NaN and matching infinities in want are skipped.
+func RelativeError(got, want []float32) float64 {
+	if len(got) != len(want) {
+		return math.Inf(1)
+	}
+	var maxDiff, maxRef float64
+	for i := range got {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(w) && math.IsNaN(g) || (math.IsInf(w, 0) && g == w) {
+			continue
+		}
+		d := math.Abs(g - w)
+		if math.IsNaN(d) {
+			return math.Inf(1)
+		}
+		maxDiff = math.Max(maxDiff, d)
+		maxRef = math.Max(maxRef, math.Abs(w))
+	}
+	if maxRef == 0 {
+		return maxDiff
+	}
+	return maxDiff / maxRef
+}

@@ -16,9 +16,8 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes.
+// Exit codes (0 is success).
 const (
-	exitOK    = 0
 	exitError = 1 // bad input, unsupported model, I/O error
 	exitCheck = 2 // `check` ran and a check failed
 )
@@ -45,6 +44,7 @@ func newApp() *cli.Command {
 			layersCommand(),
 			runCommand(),
 			explainCommand(),
+			checkCommand(),
 		},
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,5 +117,20 @@ func TestBadInputExitCodes(t *testing.T) {
 				t.Errorf("message does not mention %q:\n%s", c.want, out)
 			}
 		})
+	}
+}
+
+// TestCheckExitCodes runs `paneonnx check`: 0 on a good model, 2 when a
+// check fails (a forward tolerance of 0 cannot be met by float32 rounding
+// against PyTorch's outputs).
+func TestCheckExitCodes(t *testing.T) {
+	model := filepath.Join(testutil.RepoRoot(t), "testmodels", "resnet_basic_op13", "model.onnx")
+	if err := runCLI(t, "check", model); err != nil {
+		t.Fatalf("check of a good model failed: %v", err)
+	}
+	err := runCLI(t, "check", model, "--tolerance", "0", "--json")
+	var ec interface{ ExitCode() int }
+	if !errors.As(err, &ec) || ec.ExitCode() != exitCheck {
+		t.Fatalf("want exit code %d for a failed check, got %v", exitCheck, err)
 	}
 }
