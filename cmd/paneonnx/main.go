@@ -40,6 +40,8 @@ func newApp() *cli.Command {
 		Name:    "paneonnx",
 		Usage:   "explain why an ONNX image classifier predicts what it predicts",
 		Version: version,
+		// main turns errors into exit codes; the library must not exit.
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 		Commands: []*cli.Command{
 			layersCommand(),
 			runCommand(),
