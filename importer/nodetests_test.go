@@ -103,7 +103,8 @@ func runNodeTest(dir string) nodeResult {
 	}
 	for _, set := range sets {
 		if err := runNodeTestSet(dir, set, &mp); err != nil {
-			r.status, r.detail = "FAIL", fmt.Sprintf("%s: %v", filepath.Base(set), err)
+			msg := strings.ReplaceAll(err.Error(), filepath.Join(dir, "model.onnx")+": ", "")
+			r.status, r.detail = "FAIL", fmt.Sprintf("%s: %s", filepath.Base(set), msg)
 			// A clear refusal of a feature paneonnx leaves out (3-D
 			// windows, training outputs, ...) is the documented behaviour.
 			if strings.Contains(err.Error(), "not supported") {
