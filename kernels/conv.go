@@ -93,10 +93,30 @@ func forEachGroup(n, groups, flopsPerGroup int, run func(n, g, workers int, s *s
 }
 
 // scratch holds a goroutine's reusable work buffers.
-type scratch struct{ bufs [2]*[]float32 }
+type scratch struct {
+	bufs [2]*[]float32
+	// planesOwner is the layout whose zero-padded planes buffer 0 holds
+	// (their padding is still zero), or nil.
+	planesOwner any
+}
+
+// planes returns buffer 0 with length n for the zero-padded planes of
+// owner. Its padding is zero: only interior elements may be written.
+func (s *scratch) planes(owner any, n int) []float32 {
+	if s.planesOwner == owner && s.bufs[0] != nil && len(*s.bufs[0]) == n {
+		return *s.bufs[0]
+	}
+	buf := s.get(0, n)
+	clear(buf)
+	s.planesOwner = owner
+	return buf
+}
 
 // get returns buffer i (0 or 1) with length n and unspecified contents.
 func (s *scratch) get(i, n int) []float32 {
+	if i == 0 {
+		s.planesOwner = nil
+	}
 	if b := s.bufs[i]; b != nil && cap(*b) >= n {
 		return (*b)[:n]
 	}
@@ -190,7 +210,7 @@ func (l *forwardLayout) run(xg, wg, bias, yg []float32, workers int, s *scratch)
 	cg := p.C / p.Group
 	src := xg
 	if !l.inPlace {
-		src = s.get(0, l.bufLen)
+		src = s.planes(l, l.bufLen)
 		l.fill(src, xg, cg, workers)
 	}
 	if mg == 1 {
@@ -217,47 +237,64 @@ func (l *forwardLayout) run(xg, wg, bias, yg []float32, workers int, s *scratch)
 	}
 	out := s.get(1, mg*l.ncols)
 	gemmOffsets(mg, l.ncols, l.k, a, src, l.offs, out, l.ncols, false, bias, workers)
-	compact := func(m0, m1 int) {
-		for m := m0; m < m1; m++ {
-			scatterPlane(yg[m*outPlane:(m+1)*outPlane], p.OH, p.OW, p.OW, 1, out[m*l.ncols:], l.wq, false)
-		}
+	if rangeWorkers(workers, mg, mg*outPlane) == 1 {
+		l.compact(yg, out, 0, mg)
+	} else {
+		parallelRange(workers, mg, mg*outPlane, func(m0, m1 int) { l.compact(yg, out, m0, m1) })
 	}
-	parallelRange(workers, mg, mg*outPlane, compact)
+}
+
+// compact copies output channels [m0, m1) from the GEMM result out (row
+// pitch wq, ncols per channel) to yg.
+func (l *forwardLayout) compact(yg, out []float32, m0, m1 int) {
+	p := &l.p
+	outPlane := p.OH * p.OW
+	for m := m0; m < m1; m++ {
+		scatterPlane(yg[m*outPlane:(m+1)*outPlane], p.OH, p.OW, p.OW, 1, out[m*l.ncols:], l.wq, false)
+	}
 }
 
 // fill copies the group's input channels into the phase planes of buf.
 func (l *forwardLayout) fill(buf, xg []float32, channels, workers int) {
+	if rangeWorkers(workers, channels, l.bufLen) == 1 {
+		l.fillRange(buf, xg, channels, 0, channels)
+		return
+	}
+	parallelRange(workers, channels, l.bufLen, func(c0, c1 int) { l.fillRange(buf, xg, channels, c0, c1) })
+}
+
+// fillRange is fill for channels [c0, c1).
+func (l *forwardLayout) fillRange(buf, xg []float32, channels, c0, c1 int) {
 	p := &l.p
 	plane := p.H * p.W
 	sh, sw := p.StrideH, p.StrideW
-	parallelRange(workers, channels, l.bufLen, func(c0, c1 int) {
-		for ph := range sh * sw {
-			slot := l.phaseSlot[ph]
-			if slot < 0 {
-				continue
-			}
-			for c := c0; c < c1; c++ {
-				dst := buf[(slot*channels+c)*l.chanStride:][:l.hq*l.wq]
-				gatherPlane(dst, l.hq, l.wq, xg[c*plane:(c+1)*plane], p.H, p.W, sh, sw, ph/sw-p.PadT, ph%sw-p.PadL)
-			}
+	for ph := range sh * sw {
+		slot := l.phaseSlot[ph]
+		if slot < 0 {
+			continue
 		}
-	})
+		for c := c0; c < c1; c++ {
+			dst := buf[(slot*channels+c)*l.chanStride:][:l.hq*l.wq]
+			gatherPlane(dst, l.hq, l.wq, xg[c*plane:(c+1)*plane], p.H, p.W, sh, sw, ph/sw-p.PadT, ph%sw-p.PadL)
+		}
+	}
 }
 
 // gatherPlane sets dst[i][j] (hq×wq) to src[i·sh + r0][j·sw + c0] where that
-// lies inside the h×w plane src, and to 0 elsewhere.
+// lies inside the h×w plane src; the other elements of dst must already be
+// zero and are left alone.
 func gatherPlane(dst []float32, hq, wq int, src []float32, h, w, sh, sw, r0, c0 int) {
 	jlo := max(0, floorDiv(-c0+sw-1, sw))
 	jhi := min(wq, floorDiv(w-1-c0, sw)+1)
-	for i := range hq {
-		row := dst[i*wq : (i+1)*wq]
+	if jlo >= jhi {
+		return
+	}
+	for i := max(0, floorDiv(-r0+sh-1, sh)); i < hq; i++ {
 		r := i*sh + r0
-		if r < 0 || r >= h || jlo >= jhi {
-			clear(row)
-			continue
+		if r >= h {
+			break
 		}
-		clear(row[:jlo])
-		clear(row[jhi:])
+		row := dst[i*wq : (i+1)*wq]
 		s := src[r*w : (r+1)*w]
 		if sw == 1 {
 			copy(row[jlo:jhi], s[jlo+c0:jhi+c0])
@@ -301,13 +338,20 @@ func floorDiv(a, b int) int {
 	return q
 }
 
-// parallelRange splits [0, n) into contiguous chunks handled by up to
-// workers goroutines; work (in floats touched) decides whether splitting pays.
-func parallelRange(workers, n, work int, body func(lo, hi int)) {
-	if workers > 1 && work < 1<<15 {
-		workers = 1
+// rangeWorkers returns how many goroutines parallelRange uses for n items
+// and work floats touched: splitting small jobs does not pay.
+func rangeWorkers(workers, n, work int) int {
+	if work < 1<<15 {
+		return 1
 	}
-	workers = min(workers, n)
+	return max(1, min(workers, n))
+}
+
+// parallelRange splits [0, n) into contiguous chunks handled by up to
+// workers goroutines (see rangeWorkers). Callers on hot paths check
+// rangeWorkers first so the single-goroutine case needs no closure.
+func parallelRange(workers, n, work int, body func(lo, hi int)) {
+	workers = rangeWorkers(workers, n, work)
 	if workers <= 1 {
 		body(0, n)
 		return

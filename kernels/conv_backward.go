@@ -64,18 +64,25 @@ func backwardCol2im(p *ConvParams, dyg, wg, dxg []float32, workers int, s *scrat
 	col := s.get(0, rows*cols)
 	gemmOffsets(rows, cols, mg, matA{data: wg, ld: rows, trans: true}, dyg, offs, col, cols, false, nil, workers)
 	putInts(offsP)
-	inPlane := p.H * p.W
-	parallelRange(workers, cg, rows*cols, func(c0, c1 int) {
-		for c := c0; c < c1; c++ {
-			dst := dxg[c*inPlane : (c+1)*inPlane]
-			for kh := range p.KH {
-				for kw := range p.KW {
-					src := col[((c*p.KH+kh)*p.KW+kw)*cols:][:cols]
-					col2imTap(p, dst, src, kh*p.DilH-p.PadT, kw*p.DilW-p.PadL)
-				}
+	if rangeWorkers(workers, cg, rows*cols) == 1 {
+		col2imRange(p, col, dxg, 0, cg)
+	} else {
+		parallelRange(workers, cg, rows*cols, func(c0, c1 int) { col2imRange(p, col, dxg, c0, c1) })
+	}
+}
+
+// col2imRange scatters the col rows of input channels [c0, c1) onto dxg.
+func col2imRange(p *ConvParams, col, dxg []float32, c0, c1 int) {
+	cols, inPlane := p.OH*p.OW, p.H*p.W
+	for c := c0; c < c1; c++ {
+		dst := dxg[c*inPlane : (c+1)*inPlane]
+		for kh := range p.KH {
+			for kw := range p.KW {
+				src := col[((c*p.KH+kh)*p.KW+kw)*cols:][:cols]
+				col2imTap(p, dst, src, kh*p.DilH-p.PadT, kw*p.DilW-p.PadL)
 			}
 		}
-	})
+	}
 }
 
 // col2imTap adds src[oh][ow] (OH×OW) to dst[oh·StrideH + dh][ow·StrideW + dw]
@@ -255,13 +262,12 @@ func (l *backwardLayout) run(dyg, wg []float32, inPlace bool, dxg []float32, wor
 	cg, mg := p.C/p.Group, p.M/p.Group
 	src := dyg
 	if !l.inPlace && len(l.phases) > 0 {
-		src = s.get(0, mg*l.chanStride)
-		outPlane := p.OH * p.OW
-		parallelRange(workers, mg, mg*l.chanStride, func(m0, m1 int) {
-			for m := m0; m < m1; m++ {
-				gatherPlane(src[m*l.chanStride:(m+1)*l.chanStride], l.hq, l.wq, dyg[m*outPlane:(m+1)*outPlane], p.OH, p.OW, 1, 1, -l.pt, -l.pl)
-			}
-		})
+		src = s.planes(l, mg*l.chanStride)
+		if rangeWorkers(workers, mg, mg*l.chanStride) == 1 {
+			l.pad(src, dyg, 0, mg)
+		} else {
+			parallelRange(workers, mg, mg*l.chanStride, func(m0, m1 int) { l.pad(src, dyg, m0, m1) })
+		}
 	}
 	inPlane := p.H * p.W
 	for i := range l.phases {
@@ -293,11 +299,29 @@ func (l *backwardLayout) run(dyg, wg []float32, inPlace bool, dxg []float32, wor
 		}
 		out := s.get(1, cg*ph.ncols)
 		gemmOffsets(cg, ph.ncols, k, a, src, ph.offs, out, ph.ncols, false, nil, workers)
-		scatter := func(c0, c1 int) {
-			for c := c0; c < c1; c++ {
-				scatterPlane(dst[c*inPlane:], ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out[c*ph.ncols:], l.wq, true)
-			}
+		if rangeWorkers(workers, cg, cg*ph.ncols) == 1 {
+			l.scatter(dst, out, ph, 0, cg)
+		} else {
+			parallelRange(workers, cg, cg*ph.ncols, func(c0, c1 int) { l.scatter(dst, out, ph, c0, c1) })
 		}
-		parallelRange(workers, cg, cg*ph.ncols, scatter)
+	}
+}
+
+// pad copies dy channels [m0, m1) into their zero-padded planes in buf.
+func (l *backwardLayout) pad(buf, dyg []float32, m0, m1 int) {
+	p := &l.p
+	outPlane := p.OH * p.OW
+	for m := m0; m < m1; m++ {
+		gatherPlane(buf[m*l.chanStride:(m+1)*l.chanStride], l.hq, l.wq, dyg[m*outPlane:(m+1)*outPlane], p.OH, p.OW, 1, 1, -l.pt, -l.pl)
+	}
+}
+
+// scatter adds the phase result out of input channels [c0, c1) to their dx
+// positions; dst starts at the phase's first position of channel 0.
+func (l *backwardLayout) scatter(dst, out []float32, ph *backwardPhase, c0, c1 int) {
+	p := &l.p
+	inPlane := p.H * p.W
+	for c := c0; c < c1; c++ {
+		scatterPlane(dst[c*inPlane:], ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out[c*ph.ncols:], l.wq, true)
 	}
 }

@@ -91,6 +91,7 @@ func avx512Kernel(rows int, trans bool) {
 		name = fmt.Sprintf("tileAVX512Tx%d", rows)
 	}
 	TEXT(name, NOSPLIT, tileSignature)
+	Pragma("noescape")
 	Doc(fmt.Sprintf("%s computes a %dx32 tile with AVX-512%s; cols in [1,32] selects the columns read and written.", name, rows, transDoc(trans)))
 	kReg, ldaReg, bases, bReg, offsReg, cReg, ldcReg := loadArgs(rows, trans)
 
@@ -160,6 +161,7 @@ func avx2Kernel(rows int, trans bool) {
 		name = fmt.Sprintf("tileAVX2Tx%d", rows)
 	}
 	TEXT(name, NOSPLIT, tileSignature)
+	Pragma("noescape")
 	Doc(fmt.Sprintf("%s computes a %dx16 tile with AVX2 and FMA%s; cols must be 16.", name, rows, transDoc(trans)))
 	kReg, ldaReg, bases, bReg, offsReg, cReg, ldcReg := loadArgs(rows, trans)
 
@@ -215,6 +217,7 @@ func avx2Kernel(rows int, trans bool) {
 // widths, the widest first, so long rows keep many independent accumulators.
 func rowKernel(name string, avx512 bool) {
 	TEXT(name, NOSPLIT, rowSignature)
+	Pragma("noescape")
 	if avx512 {
 		Doc(name + " computes c[r*ldc+j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+r*ldb+j] for r < rows, j < n with AVX-512 (nil bias: 0).")
 	} else {
@@ -409,6 +412,7 @@ func gatherAVX512() {
 		DATA(4*i, U32(i))
 	}
 	TEXT("gatherStridedAVX512", NOSPLIT, "func(dst *float32, src *float32, n int, stride int)")
+	Pragma("noescape")
 	Doc("gatherStridedAVX512 sets dst[j] = src[j*stride] for j < n (n·stride < 2³¹).")
 	dst, src, n, stride := RDI, RSI, RCX, RDX
 	Load(Param("dst"), dst)
