@@ -44,6 +44,7 @@ func newApp() *cli.Command {
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 		Commands: []*cli.Command{
 			layersCommand(),
+			auditCommand(),
 			runCommand(),
 			explainCommand(),
 			checkCommand(),
