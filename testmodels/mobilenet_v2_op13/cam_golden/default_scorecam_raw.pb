@@ -1,0 +1,1 @@
+Bdefault_scorecam_rawJ ìŽÿ>ß\>y}?µúÊ>-|P?y-?-?èp>

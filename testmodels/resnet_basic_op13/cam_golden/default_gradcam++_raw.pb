@@ -1,0 +1,1 @@
+Bdefault_gradcam++_rawJ 0rB@MÔ@Œ}&@î"@tb@K<K@xŸ?ºÿ?

@@ -1,0 +1,1 @@
+Bdefault_scorecam_rawJ j?IΰΙ>›¦?¶0K?ρ―>	ΐω>ην	>φU†?

@@ -1,0 +1,1 @@
+Bdefault_ablationcam_rawJ  \û>ƒר>סא>?nf?פ-?1}‰?ֿל?/¸?

@@ -1,0 +1,1 @@
+Bdefault_gradcam_rawJ  b>?VÞV?ìÍ­?˜¢?”?‡q?Ž?{ž?

@@ -1,0 +1,1 @@
+Bdefault_scorecam_rawJ S@?hH?ºÄ?‰vE?|`Å?lÒa?íl?ó"p?
