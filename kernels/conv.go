@@ -307,6 +307,12 @@ func gatherPlane(dst []float32, hq, wq int, src []float32, h, w, sh, sw, r0, c0 
 // scatterPlane writes (or adds, when accumulate) the rows×cols block of src
 // (row pitch srcPitch) to dst[i·rowStride + j·colStride].
 func scatterPlane(dst []float32, rows, cols, rowStride, colStride int, src []float32, srcPitch int, accumulate bool) {
+	if f := activeKernels.scatterAdd2; f != nil && accumulate && colStride == 2 && rows > 0 && cols > 0 {
+		_ = dst[(rows-1)*rowStride+2*(cols-1)]
+		_ = src[(rows-1)*srcPitch+cols-1]
+		f(&dst[0], &src[0], cols, rows, rowStride, srcPitch)
+		return
+	}
 	for i := range rows {
 		s := src[i*srcPitch : i*srcPitch+cols]
 		if colStride == 1 {

@@ -29,6 +29,9 @@ type tileKernels struct {
 	rowTail int
 	// gather, when not nil, sets dst[j] = src[j*stride] for j < n.
 	gather func(dst *float32, src *float32, n int, stride int)
+	// scatterAdd2, when not nil, sets dst[r*ldd + 2j] += src[r*lds + j] for
+	// r < rows, j < n.
+	scatterAdd2 func(dst *float32, src *float32, n, rows, ldd, lds int)
 }
 
 // Blocking parameters of the GEMM driver.
@@ -272,6 +275,10 @@ func scatterAddStrided(dst, src []float32, stride int) {
 		return
 	}
 	_ = dst[(n-1)*stride]
+	if f := activeKernels.scatterAdd2; f != nil && stride == 2 && n >= 8 {
+		f(&dst[0], &src[0], n, 1, 0, 0)
+		return
+	}
 	for j, v := range src {
 		dst[j*stride] += v
 	}

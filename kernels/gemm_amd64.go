@@ -15,7 +15,7 @@ var avx512Kernels = tileKernels{
 		tileAVX512Tx7, tileAVX512Tx8, tileAVX512Tx9, tileAVX512Tx10, tileAVX512Tx11, tileAVX512Tx12,
 	},
 	row: rowAVX512, rowTail: 1,
-	gather: gatherStridedAVX512,
+	gather: gatherStridedAVX512, scatterAdd2: scatterAdd2AVX512,
 }
 
 var avx2Kernels = tileKernels{

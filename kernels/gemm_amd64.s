@@ -8617,3 +8617,99 @@ gather_tail:
 gather_done:
 	VZEROUPPER
 	RET
+
+DATA spreadLo<>+0(SB)/4, $0x00000000
+DATA spreadLo<>+4(SB)/4, $0x00000000
+DATA spreadLo<>+8(SB)/4, $0x00000001
+DATA spreadLo<>+12(SB)/4, $0x00000001
+DATA spreadLo<>+16(SB)/4, $0x00000002
+DATA spreadLo<>+20(SB)/4, $0x00000002
+DATA spreadLo<>+24(SB)/4, $0x00000003
+DATA spreadLo<>+28(SB)/4, $0x00000003
+DATA spreadLo<>+32(SB)/4, $0x00000004
+DATA spreadLo<>+36(SB)/4, $0x00000004
+DATA spreadLo<>+40(SB)/4, $0x00000005
+DATA spreadLo<>+44(SB)/4, $0x00000005
+DATA spreadLo<>+48(SB)/4, $0x00000006
+DATA spreadLo<>+52(SB)/4, $0x00000006
+DATA spreadLo<>+56(SB)/4, $0x00000007
+DATA spreadLo<>+60(SB)/4, $0x00000007
+GLOBL spreadLo<>(SB), RODATA|NOPTR, $64
+
+DATA spreadHi<>+0(SB)/4, $0x00000008
+DATA spreadHi<>+4(SB)/4, $0x00000008
+DATA spreadHi<>+8(SB)/4, $0x00000009
+DATA spreadHi<>+12(SB)/4, $0x00000009
+DATA spreadHi<>+16(SB)/4, $0x0000000a
+DATA spreadHi<>+20(SB)/4, $0x0000000a
+DATA spreadHi<>+24(SB)/4, $0x0000000b
+DATA spreadHi<>+28(SB)/4, $0x0000000b
+DATA spreadHi<>+32(SB)/4, $0x0000000c
+DATA spreadHi<>+36(SB)/4, $0x0000000c
+DATA spreadHi<>+40(SB)/4, $0x0000000d
+DATA spreadHi<>+44(SB)/4, $0x0000000d
+DATA spreadHi<>+48(SB)/4, $0x0000000e
+DATA spreadHi<>+52(SB)/4, $0x0000000e
+DATA spreadHi<>+56(SB)/4, $0x0000000f
+DATA spreadHi<>+60(SB)/4, $0x0000000f
+GLOBL spreadHi<>(SB), RODATA|NOPTR, $64
+
+// func scatterAdd2AVX512(dst *float32, src *float32, n int, rows int, ldd int, lds int)
+// Requires: AVX, AVX512F, BMI2, CMOV
+TEXT ·scatterAdd2AVX512(SB), NOSPLIT, $0-48
+	MOVQ      dst+0(FP), R10
+	MOVQ      src+8(FP), R11
+	MOVQ      rows+24(FP), R9
+	VMOVDQU32 spreadLo<>+0(SB), Z4
+	VMOVDQU32 spreadHi<>+0(SB), Z5
+	MOVL      $0x00005555, AX
+	KMOVW     AX, K1
+
+spread_row:
+	TESTQ R9, R9
+	JE    spread_done
+	MOVQ  R10, DI
+	MOVQ  R11, SI
+	MOVQ  n+16(FP), CX
+
+spread_chunk:
+	TESTQ     CX, CX
+	JLE       spread_next
+	MOVQ      $0x00000010, R8
+	CMPQ      CX, R8
+	CMOVQLT   CX, R8
+	MOVQ      $-1, AX
+	BZHIQ     R8, AX, DX
+	KMOVW     DX, K2
+	LEAQ      -1(R8)(R8*1), R8
+	BZHIQ     R8, AX, DX
+	KMOVW     DX, K3
+	SHRQ      $0x10, DX
+	KMOVW     DX, K4
+	VMOVUPS.Z (SI), K2, Z0
+	VPERMPS   Z0, Z4, Z1
+	VPERMPS   Z0, Z5, Z2
+	VMOVUPS.Z (DI), K3, Z6
+	VMOVUPS.Z 64(DI), K4, Z7
+	VADDPS    Z1, Z6, K1, Z6
+	VADDPS    Z2, Z7, K1, Z7
+	VMOVUPS   Z6, K3, (DI)
+	VMOVUPS   Z7, K4, 64(DI)
+	ADDQ      $0x40, SI
+	ADDQ      $0x00000080, DI
+	SUBQ      $0x10, CX
+	JMP       spread_chunk
+
+spread_next:
+	MOVQ ldd+32(FP), AX
+	SHLQ $0x02, AX
+	ADDQ AX, R10
+	MOVQ lds+40(FP), AX
+	SHLQ $0x02, AX
+	ADDQ AX, R11
+	DECQ R9
+	JMP  spread_row
+
+spread_done:
+	VZEROUPPER
+	RET

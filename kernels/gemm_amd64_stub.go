@@ -198,3 +198,8 @@ func rowAVX2(k int, a *float32, b *float32, offs *int, c *float32, n int, rows i
 //
 //go:noescape
 func gatherStridedAVX512(dst *float32, src *float32, n int, stride int)
+
+// scatterAdd2AVX512 sets dst[r*ldd + 2j] += src[r*lds + j] for r < rows, j < n (n ≥ 1).
+//
+//go:noescape
+func scatterAdd2AVX512(dst *float32, src *float32, n int, rows int, ldd int, lds int)

@@ -141,3 +141,25 @@ func TestGatherStrided(t *testing.T) {
 		}
 	})
 }
+
+func TestScatterAddStrided(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	forEachKernels(t, func(t *testing.T) {
+		for stride := 1; stride <= 3; stride++ {
+			for n := 1; n <= 70; n++ {
+				src := randSlice(r, n)
+				dst := randSlice(r, (n-1)*stride+1)
+				want := append([]float32(nil), dst...)
+				for j, v := range src {
+					want[j*stride] += v
+				}
+				scatterAddStrided(dst, src, stride)
+				for i := range dst {
+					if dst[i] != want[i] {
+						t.Fatalf("stride %d n %d: dst[%d] = %g, want %g", stride, n, i, dst[i], want[i])
+					}
+				}
+			}
+		}
+	})
+}

@@ -47,6 +47,7 @@ func main() {
 	rowKernel("rowAVX512", true)
 	rowKernel("rowAVX2", false)
 	gatherAVX512()
+	scatterAdd2AVX512()
 	Generate()
 }
 
@@ -446,6 +447,79 @@ func gatherAVX512() {
 	VGATHERDPS(at, K1, Z0)
 	VMOVUPS(Z0, K2, Mem{Base: dst})
 	Label("gather_done")
+	VZEROUPPER()
+	RET()
+}
+
+// scatterAdd2AVX512 emits scatterAdd2AVX512, a stride-2 scatter-add over
+// a block of rows: dst[r*ldd + 2j] += src[r*lds + j] for r < rows, j < n.
+// Each 16 sources are spread over the even lanes of two vectors of dst with
+// permutes and merge-masked adds; masks keep every access within
+// dst[r*ldd : r*ldd + 2n − 1].
+func scatterAdd2AVX512() {
+	lo := GLOBL("spreadLo", RODATA|NOPTR)
+	for i := range 16 {
+		DATA(4*i, U32(i/2))
+	}
+	hi := GLOBL("spreadHi", RODATA|NOPTR)
+	for i := range 16 {
+		DATA(4*i, U32(8+i/2))
+	}
+	TEXT("scatterAdd2AVX512", NOSPLIT, "func(dst *float32, src *float32, n int, rows int, ldd int, lds int)")
+	Pragma("noescape")
+	Doc("scatterAdd2AVX512 sets dst[r*ldd + 2j] += src[r*lds + j] for r < rows, j < n (n ≥ 1).")
+	dst, src, rem, rowsLeft, dRow, sRow := RDI, RSI, RCX, R9, R10, R11
+	Load(Param("dst"), dRow)
+	Load(Param("src"), sRow)
+	Load(Param("rows"), rowsLeft)
+	VMOVDQU32(lo, Z4)
+	VMOVDQU32(hi, Z5)
+	MOVL(U32(0x5555), EAX)
+	KMOVW(EAX, K1) // even lanes
+	Label("spread_row")
+	TESTQ(rowsLeft, rowsLeft)
+	JE(LabelRef("spread_done"))
+	MOVQ(dRow, dst)
+	MOVQ(sRow, src)
+	Load(Param("n"), rem)
+	Label("spread_chunk")
+	TESTQ(rem, rem)
+	JLE(LabelRef("spread_next"))
+	// source mask: min(rem, 16) lanes; destination: 2·min(rem, 16) − 1 lanes
+	MOVQ(U32(16), R8)
+	CMPQ(rem, R8)
+	CMOVQLT(rem, R8)
+	MOVQ(I32(-1), RAX)
+	BZHIQ(R8, RAX, RDX)
+	KMOVW(EDX, K2)
+	LEAQ(Mem{Base: R8, Index: R8, Scale: 1, Disp: -1}, R8)
+	BZHIQ(R8, RAX, RDX)
+	KMOVW(EDX, K3) // dst lanes 0-15
+	SHRQ(U8(16), RDX)
+	KMOVW(EDX, K4) // dst lanes 16-31
+	VMOVUPS_Z(Mem{Base: src}, K2, Z0)
+	VPERMPS(Z0, Z4, Z1)
+	VPERMPS(Z0, Z5, Z2)
+	VMOVUPS_Z(Mem{Base: dst}, K3, Z6)
+	VMOVUPS_Z(Mem{Base: dst, Disp: 64}, K4, Z7)
+	VADDPS(Z1, Z6, K1, Z6)
+	VADDPS(Z2, Z7, K1, Z7)
+	VMOVUPS(Z6, K3, Mem{Base: dst})
+	VMOVUPS(Z7, K4, Mem{Base: dst, Disp: 64})
+	ADDQ(U8(64), src)
+	ADDQ(U32(128), dst)
+	SUBQ(U8(16), rem)
+	JMP(LabelRef("spread_chunk"))
+	Label("spread_next")
+	Load(Param("ldd"), RAX)
+	SHLQ(U8(2), RAX)
+	ADDQ(RAX, dRow)
+	Load(Param("lds"), RAX)
+	SHLQ(U8(2), RAX)
+	ADDQ(RAX, sRow)
+	DECQ(rowsLeft)
+	JMP(LabelRef("spread_row"))
+	Label("spread_done")
 	VZEROUPPER()
 	RET()
 }
