@@ -1,5 +1,7 @@
 package kernels
 
+import "math"
+
 // Conv2DBackwardData adds to dx the vector-Jacobian product of Conv2D with
 // respect to its input: dx += convᵀ(dy, w), that is
 //
@@ -155,7 +157,7 @@ func newBackwardLayout(p ConvParams) *backwardLayout {
 	mg := p.M / p.Group
 	// Shift range over all phases and taps, per dimension.
 	shiftRange := func(stride, dil, pad, k, size int) (lo, hi int) {
-		lo, hi = 1<<62, -1<<62
+		lo, hi = math.MaxInt, math.MinInt
 		for r := range min(stride, size) {
 			for t := range k {
 				if e, ok := tapShift(t, r, stride, dil, pad); ok {
