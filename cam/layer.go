@@ -27,14 +27,27 @@ var headOps = map[string]bool{
 }
 
 // headInput returns the data input of n when n is an operator of a
-// classifier head (one data input; a product, a pooling, a routing op or an
-// activation), and false otherwise (a convolution, an addition of two
-// branches, ...).
-func headInput(n *graph.Node) (string, bool) {
+// classifier head (one data input; a product, a pooling, a routing op, an
+// activation, or a convolution of a map with a single position, which is a
+// fully connected layer; or a gated activation x·f(x)), and false otherwise (a convolution of a feature
+// map, an addition of two branches, ...).
+func headInput(g *graph.Graph, n *graph.Node, shapes map[string][]int) (string, bool) {
+	if n.Op.Type() == "Mul" && len(n.Inputs) == 2 {
+		// x · f(x) with f a single-input activation (Hardswish exported as
+		// HardSigmoid + Mul, SiLU as Sigmoid + Mul) is an activation of x.
+		for i, gate := range n.Inputs {
+			x := n.Inputs[1-i]
+			if p, _ := g.Producer(gate); p != nil && len(p.Inputs) == 1 && p.Inputs[0] == x {
+				if bp, ok := p.Op.(graph.Backprop); ok && bp.Terms() == graph.SingleTerm {
+					return x, true
+				}
+			}
+		}
+	}
 	if len(n.Inputs) != 1 {
 		return "", false
 	}
-	if headOps[n.Op.Type()] {
+	if headOps[n.Op.Type()] || n.Op.Type() == "Conv" && !spatial(shapes[n.Inputs[0]]) {
 		return n.Inputs[0], true
 	}
 	if bp, ok := n.Op.(graph.Backprop); ok && bp.Terms() != graph.MultiTerm {
@@ -45,7 +58,8 @@ func headInput(n *graph.Node) (string, bool) {
 
 // DefaultLayer returns the default CAM target layer of g (SPEC §7.1): walking
 // back from the logits through the classifier head (Gemm, MatMul, Flatten,
-// Reshape, global and ordinary pooling, routing operators, activations),
+// Reshape, global and ordinary pooling, routing operators, activations, and
+// convolutions of 1×1 maps, which TF-style heads use as the classifier),
 // the first tensor that is 4-D with h·w > 1. For a ResNet that is the output
 // of the last residual block after its ReLU, for VGG the last feature map,
 // for MobileNetV2 the last ReLU6 (Clip) output. shapes holds the shape of
@@ -65,7 +79,7 @@ func DefaultLayer(g *graph.Graph, shapes map[string][]int) (string, error) {
 		if n == nil {
 			return "", fmt.Errorf("default CAM target layer: walking back from the logits %q reached the input %q without a 4-D feature map with more than one position; give a target layer", logits, name)
 		}
-		in, ok := headInput(n)
+		in, ok := headInput(g, n, shapes)
 		if !ok {
 			return "", fmt.Errorf("default CAM target layer: walking back from the logits %q, node %q (%s) is not part of a classifier head and its output %q of shape %v is no feature map with more than one position; give a target layer", logits, n.Name, n.Op.Type(), name, shape)
 		}
@@ -94,8 +108,9 @@ func ancestors(g *graph.Graph, name string) map[string]bool {
 // PenultimateConv returns the output of the penultimate convolution of g,
 // the target layer of the paper's experiment: with the conv depth of a
 // tensor being the largest number of Conv nodes on a path from the input
-// to it, the last convolution is the Conv feeding the logits with the
-// largest depth (the later one in graph order on a tie), and the
+// to it, the last convolution is the Conv with a spatial output (4-D,
+// h·w > 1; a 1×1 classifier convolution does not count) feeding the logits
+// with the largest depth (the later one in graph order on a tie), and the
 // penultimate one is the first Conv met walking back from its data input,
 // always along the input of largest depth (through a residual Add, the
 // residual branch rather than the shortcut). In a ResNet this is the first
@@ -114,7 +129,7 @@ func PenultimateConv(g *graph.Graph, shapes map[string][]int) (string, error) {
 		}
 		if n.Op.Type() == "Conv" {
 			d++
-			if useful[n.Outputs[0]] && (last == nil || d >= depth[last.Outputs[0]]) {
+			if useful[n.Outputs[0]] && spatial(shapes[n.Outputs[0]]) && (last == nil || d >= depth[last.Outputs[0]]) {
 				last = n
 			}
 		}
@@ -123,7 +138,7 @@ func PenultimateConv(g *graph.Graph, shapes map[string][]int) (string, error) {
 		}
 	}
 	if last == nil {
-		return "", fmt.Errorf("penultimate convolution: the model has no Conv node feeding the logits")
+		return "", fmt.Errorf("penultimate convolution: the model has no Conv node with a spatial output feeding the logits")
 	}
 	n := last
 	for {
