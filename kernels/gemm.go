@@ -36,9 +36,9 @@ type tileKernels struct {
 
 // Blocking parameters of the GEMM driver.
 const (
-	blockK     = 256  // depth of one pass over a tile (keeps A's tile rows in L1)
-	maxBlockN  = 512  // columns of B processed by one task (B block stays in L2)
-	tasksPerWk = 4    // tasks per worker, for load balance
+	blockK     = 256 // depth of one pass over a tile (keeps A's tile rows in L1)
+	maxBlockN  = 512 // columns of B processed by one task (B block stays in L2)
+	tasksPerWk = 4   // tasks per worker, for load balance
 	// blockKTrans is the depth of one pass for column-major A, whose every
 	// step touches a new page: a shallow pass keeps those pages in the TLB.
 	blockKTrans = 64
