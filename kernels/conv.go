@@ -1,5 +1,7 @@
 package kernels
 
+import "fmt"
+
 // ConvParams describes a 2-D convolution of NCHW tensors:
 //
 //	y[n][m][oh][ow] = bias[m] + Σ_{c,kh,kw} w[m][c][kh][kw] ·
@@ -18,6 +20,44 @@ type ConvParams struct {
 	DilH, DilW             int
 	PadT, PadL, PadB, PadR int
 	Group                  int
+}
+
+// check panics with a description when p is inconsistent or a tensor is
+// shorter than p says; op names the calling function.
+func (p ConvParams) check(op string, x, w, bias, y []float32) {
+	bad := func(format string, args ...any) {
+		panic(fmt.Sprintf("kernels.%s: ", op) + fmt.Sprintf(format, args...))
+	}
+	for _, v := range []int{p.N, p.C, p.H, p.W, p.M, p.KH, p.KW, p.OH, p.OW} {
+		if v < 0 {
+			bad("negative size in %+v", p)
+		}
+	}
+	if p.StrideH < 1 || p.StrideW < 1 || p.DilH < 1 || p.DilW < 1 || p.Group < 1 {
+		bad("strides, dilations and group must be positive: %+v", p)
+	}
+	if p.C%p.Group != 0 || p.M%p.Group != 0 {
+		bad("%d input and %d output channels do not split into %d groups", p.C, p.M, p.Group)
+	}
+	if p.KH < 1 || p.KW < 1 {
+		bad("empty kernel %dx%d", p.KH, p.KW)
+	}
+	for _, t := range []struct {
+		name string
+		s    []float32
+		n    int
+	}{
+		{"x", x, p.N * p.C * p.H * p.W},
+		{"w", w, p.M * (p.C / p.Group) * p.KH * p.KW},
+		{"y", y, p.N * p.M * p.OH * p.OW},
+	} {
+		if len(t.s) < t.n {
+			bad("%s has %d elements, needs %d", t.name, len(t.s), t.n)
+		}
+	}
+	if bias != nil && len(bias) < p.M {
+		bad("bias has %d elements, needs %d", len(bias), p.M)
+	}
 }
 
 // normalized returns p with zero strides, dilations and Group set to 1.
@@ -40,9 +80,11 @@ func (p ConvParams) isDepthwise() bool { return p.Group == p.C && p.Group == p.M
 
 // Conv2D computes y = conv(x, w) + bias as described by ConvParams.
 // x is [N][C][H][W], w is [M][C/Group][KH][KW], bias is [M] or nil, and y
-// is [N][M][OH][OW]; y is overwritten (not read).
+// is [N][M][OH][OW]; y is overwritten (not read). It panics if p is
+// inconsistent or a slice is too short.
 func Conv2D(p ConvParams, x, w, bias, y []float32) {
 	p = p.normalized()
+	p.check("Conv2D", x, w, bias, y)
 	if p.N == 0 || p.M == 0 || p.OH <= 0 || p.OW <= 0 {
 		return
 	}

@@ -14,8 +14,11 @@ import "math"
 // It runs as an implicit GEMM per output stride phase: dx positions with
 // the same (h mod StrideH, w mod StrideW) receive contributions from a
 // fixed subset of taps, each a constant shift of a zero-padded copy of dy.
+//
+// It panics if p is inconsistent or a slice is too short.
 func Conv2DBackwardData(p ConvParams, dy, w, dx []float32) {
 	p = p.normalized()
+	p.check("Conv2DBackwardData", dx, w, nil, dy)
 	if p.N == 0 || p.C == 0 || p.M == 0 || p.OH <= 0 || p.OW <= 0 {
 		return
 	}

@@ -201,3 +201,28 @@ func TestConvAdjoint(t *testing.T) {
 		}
 	}
 }
+
+func TestArgumentChecks(t *testing.T) {
+	mustPanic := func(name string, f func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Errorf("%s: no panic", name)
+			}
+		}()
+		f()
+	}
+	p := ConvParams{N: 1, C: 4, H: 5, W: 5, M: 6, KH: 3, KW: 3, OH: 3, OW: 3}
+	x, w, y := make([]float32, 100), make([]float32, 6*4*9), make([]float32, 54)
+	mustPanic("short x", func() { Conv2D(p, x[:99], w, nil, y) })
+	mustPanic("short w", func() { Conv2D(p, x, w[:10], nil, y) })
+	mustPanic("short y", func() { Conv2DBackwardData(p, y[:53], w, x) })
+	mustPanic("short bias", func() { Conv2D(p, x, w, make([]float32, 5), y) })
+	q := p
+	q.Group = 4
+	mustPanic("groups", func() { Conv2D(q, x, w, nil, y) })
+	a := make([]float32, 12)
+	mustPanic("short A", func() { Sgemm(false, false, 3, 4, 5, 1, a, 5, a, 4, 0, a, 4) })
+	mustPanic("small lda", func() { Sgemm(false, false, 2, 2, 3, 1, a, 2, a, 2, 0, a, 2) })
+	mustPanic("negative", func() { Sgemm(false, false, -1, 2, 3, 1, a, 3, a, 2, 0, a, 2) })
+}

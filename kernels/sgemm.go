@@ -1,5 +1,7 @@
 package kernels
 
+import "fmt"
+
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
 // matrices, where op(X) is X or Xᵀ as selected by transA and transB.
 //
@@ -8,10 +10,27 @@ package kernels
 // stride ldb; C has row stride ldc. When beta is 0, C is not read (NaNs in
 // it do not propagate). m, n, k ≥ 0. Large products run on up to
 // GOMAXPROCS goroutines. The slices must hold every element addressed.
+//
+// It panics if a dimension is negative, a leading dimension is smaller than
+// its row length, or a slice is too short.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels.Sgemm: negative dimension m=%d n=%d k=%d", m, n, k))
+	}
 	if m == 0 || n == 0 {
 		return
 	}
+	aRows, aCols := m, k
+	if transA {
+		aRows, aCols = k, m
+	}
+	bRows, bCols := k, n
+	if transB {
+		bRows, bCols = n, k
+	}
+	checkMatrix("A", aRows, aCols, a, lda)
+	checkMatrix("B", bRows, bCols, b, ldb)
+	checkMatrix("C", m, n, c, ldc)
 	if k == 0 || alpha == 0 {
 		scaleMatrix(m, n, beta, c, ldc)
 		return
@@ -126,6 +145,19 @@ func sgemmSwapped(transA bool, m, n, k int, alpha float32, a []float32, lda int,
 				row[j] = ct[j*m+i]
 			}
 		}
+	}
+}
+
+// checkMatrix panics unless s holds a rows×cols matrix with row stride ld.
+func checkMatrix(name string, rows, cols int, s []float32, ld int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if ld < cols {
+		panic(fmt.Sprintf("kernels.Sgemm: leading dimension of %s is %d, below its %d columns", name, ld, cols))
+	}
+	if need := (rows-1)*ld + cols; len(s) < need {
+		panic(fmt.Sprintf("kernels.Sgemm: %s has %d elements, needs %d", name, len(s), need))
 	}
 }
 
