@@ -86,9 +86,10 @@ func checkTargets(p *saliency.Pass, targets []int, method string) error {
 }
 
 // gradients returns ∂logit_{targets[n]}/∂tensor for every image at each of
-// the named tensors (a Grad-mode backward pass, one seed per image).
-func gradients(p *saliency.Pass, targets []int, names ...string) (map[string]*graph.Tensor, error) {
-	res, err := p.L.Backward(excitation.Request{Mode: excitation.Grad, SeedTensor: p.Logits, Seeds: p.OneHot(targets), Read: names})
+// the named tensors: a Grad-mode backward pass of l (the pass's lowering or
+// a part of it), one seed per image.
+func gradients(p *saliency.Pass, l *excitation.Lowered, targets []int, names ...string) (map[string]*graph.Tensor, error) {
+	res, err := l.Backward(excitation.Request{Mode: excitation.Grad, SeedTensor: p.Logits, Seeds: p.OneHot(targets), Read: names})
 	if err != nil {
 		return nil, err
 	}
@@ -113,13 +114,35 @@ func gather(p *saliency.Pass, targets []int, opt saliency.Options, grads bool) (
 	a := p.Acts[layer]
 	t := &target{name: layer, n: a.Shape[0], k: a.Shape[1], h: a.Shape[2], w: a.Shape[3], a: a}
 	if grads {
-		g, err := gradients(p, targets, layer)
+		l, err := lowerAfter(p, layer)
+		if err != nil {
+			return nil, err
+		}
+		g, err := gradients(p, l, targets, layer)
 		if err != nil {
 			return nil, err
 		}
 		t.g = g[layer]
 	}
 	return t, nil
+}
+
+// lowerAfter lowers only the nodes downstream of tensor layer, as a graph
+// whose inputs are layer and the tensors those nodes read from elsewhere:
+// the backward pass to a target layer then walks the classifier head, not
+// the whole network.
+func lowerAfter(p *saliency.Pass, layer string) (*excitation.Lowered, error) {
+	side, dirty := sideInputs(p.G, layer)
+	sub := &graph.Graph{Inputs: append([]string{layer}, side...), Outputs: p.G.Outputs}
+	for _, n := range p.G.Nodes {
+		for _, o := range n.Outputs {
+			if dirty[o] {
+				sub.Nodes = append(sub.Nodes, n)
+				break
+			}
+		}
+	}
+	return excitation.Lower(sub, p.Acts)
 }
 
 // finish turns the low-resolution cams (one h·w map per image, before the

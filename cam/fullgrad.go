@@ -69,7 +69,7 @@ func (fullGrad) Maps(p *saliency.Pass, targets []int, _ saliency.Options) ([]sal
 	for _, l := range layers {
 		read = append(read, l.tensor)
 	}
-	grads, err := gradients(p, targets, read...)
+	grads, err := gradients(p, p.L, targets, read...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", FullGrad, err)
 	}

@@ -61,8 +61,10 @@ func headInput(g *graph.Graph, n *graph.Node, shapes map[string][]int) (string, 
 // Reshape, global and ordinary pooling, routing operators, activations, and
 // convolutions of 1×1 maps, which TF-style heads use as the classifier),
 // the first tensor that is 4-D with h·w > 1. For a ResNet that is the output
-// of the last residual block after its ReLU, for VGG the last feature map,
-// for MobileNetV2 the last ReLU6 (Clip) output. shapes holds the shape of
+// of the last residual block after its ReLU, for MobileNetV2 the last ReLU6
+// (Clip) output, for VGG the output of the adaptive average pool, which at
+// the standard input size is a 1×1 AveragePool equal to the last feature
+// map (features[-1]). shapes holds the shape of
 // every tensor (graph.Graph.Shapes, or the shapes of a forward pass).
 func DefaultLayer(g *graph.Graph, shapes map[string][]int) (string, error) {
 	logits := excitation.Logits(g)

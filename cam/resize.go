@@ -101,23 +101,24 @@ func (r *resizer) resize(src []float32) []float32 {
 }
 
 // minMax scales x in place as pytorch-grad-cam's scale_cam_image does, in
-// float32: x − min, then divided by 1e-7 + the new max. A constant map
-// becomes all zero.
+// float32: x − min, then divided by 1e-7 + the new max (max − min: float32
+// subtraction is monotonic, so this is the largest shifted value). A
+// constant map becomes all zero.
 func minMax(x []float32) {
 	if len(x) == 0 {
 		return
 	}
-	lo := x[0]
+	lo, hi := x[0], x[0]
 	for _, v := range x {
-		lo = min(lo, v)
+		if v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
 	}
-	var hi float32
+	inv := 1 / (1e-7 + (hi - lo))
 	for i, v := range x {
-		x[i] = v - lo
-		hi = max(hi, x[i])
-	}
-	d := 1e-7 + hi
-	for i := range x {
-		x[i] /= d
+		x[i] = (v - lo) * inv
 	}
 }
