@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -271,7 +272,7 @@ func parseMethodList(s string) ([]string, error) {
 		switch {
 		case name == "":
 		case name == "all":
-			out = append(out, saliency.Names()...)
+			out = append(out, allMethods()...)
 		default:
 			if _, err := saliency.Lookup(name); err != nil {
 				return nil, err
@@ -283,6 +284,24 @@ func parseMethodList(s string) ([]string, error) {
 		return nil, fmt.Errorf("no method given (known: %s)", strings.Join(saliency.Names(), ", "))
 	}
 	return out, nil
+}
+
+// displayOrder lists the methods in the order "all" shows them: the
+// excitation maps, then the paper's baselines in its Table 1 order.
+var displayOrder = []string{"iom", "iom-neg", "pane", "pane-neg", "iomxinput", "grad", "gradxinput",
+	"gradcam", "gradcam++", "scorecam", "ablationcam", "xgradcam", "eigencam", "layercam", "fullgrad"}
+
+// allMethods returns every registered method in display order.
+func allMethods() []string {
+	names := saliency.Names()
+	rank := func(n string) int {
+		if i := slices.Index(displayOrder, n); i >= 0 {
+			return i
+		}
+		return len(displayOrder)
+	}
+	slices.SortStableFunc(names, func(a, b string) int { return rank(a) - rank(b) })
+	return names
 }
 
 // methodMaps computes the maps of one method for every seed row: through
