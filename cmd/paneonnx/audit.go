@@ -43,7 +43,7 @@ func auditCommand() *cli.Command {
 			&cli.BoolFlag{Name: "resume", Usage: "continue the audit in --out, skipping the results already there"},
 			&cli.StringFlag{Name: "target", Value: audit.TargetPredicted, Usage: "class explained and scored: predicted | label"},
 			&cli.IntFlag{Name: "smooth", Value: 3, Usage: "box filter size k of IOM (1 disables)"},
-			&cli.StringFlag{Name: "target-layer", Usage: "CAM target layer (default: the last spatial tensor before the head)"},
+			&cli.StringFlag{Name: "target-layer", Usage: "CAM target layer: a tensor name, or penultimate-conv (the paper's choice; default: the last spatial feature map before the head)"},
 			&cli.BoolFlag{Name: "tensor-space", Usage: "perturb the model input instead of the pixels"},
 			&cli.IntFlag{Name: "batch", Usage: "perturbed images per forward pass (0: automatic)"},
 			&cli.IntFlag{Name: "report-images", Value: audit.DefaultReportImages, Usage: "images shown in report.html (-1: none)"},
