@@ -88,6 +88,21 @@ func Conv2D(p ConvParams, x, w, bias, y []float32) {
 	if p.N == 0 || p.M == 0 || p.OH <= 0 || p.OW <= 0 {
 		return
 	}
+	if p.C == 0 {
+		// No input channels: y is the bias alone.
+		outPlane := p.OH * p.OW
+		for i := range p.N * p.M {
+			var v float32
+			if bias != nil {
+				v = bias[i%p.M]
+			}
+			plane := y[i*outPlane : (i+1)*outPlane]
+			for j := range plane {
+				plane[j] = v
+			}
+		}
+		return
+	}
 	l := newForwardLayout(p)
 	defer l.release()
 	cg, mg := p.C/p.Group, p.M/p.Group

@@ -225,4 +225,13 @@ func TestArgumentChecks(t *testing.T) {
 	mustPanic("short A", func() { Sgemm(false, false, 3, 4, 5, 1, a, 5, a, 4, 0, a, 4) })
 	mustPanic("small lda", func() { Sgemm(false, false, 2, 2, 3, 1, a, 2, a, 2, 0, a, 2) })
 	mustPanic("negative", func() { Sgemm(false, false, -1, 2, 3, 1, a, 3, a, 2, 0, a, 2) })
+
+	// No input channels: y is the bias; the gradient has nothing to reach.
+	e := ConvParams{N: 2, C: 0, H: 3, W: 3, M: 2, KH: 1, KW: 1, OH: 3, OW: 3}
+	y0 := make([]float32, 36)
+	Conv2D(e, nil, nil, []float32{1, 2}, y0)
+	if y0[0] != 1 || y0[9] != 2 || y0[35] != 2 {
+		t.Errorf("C=0: y = %v", y0)
+	}
+	Conv2DBackwardData(e, y0, nil, nil)
 }

@@ -2,18 +2,37 @@
 // and the explanation (backward) engine: a general matrix multiply, 2-D
 // convolution in NCHW layout with its data gradient, and pooling.
 //
-// All tensors are dense row-major float32 slices. Functions never allocate
-// in their inner loops (scratch memory is pooled) and split large jobs over
-// up to runtime.GOMAXPROCS goroutines.
+// All tensors are dense row-major float32 slices. Large jobs are split over
+// up to runtime.GOMAXPROCS goroutines; scratch memory is pooled, so steady
+// state calls do not allocate in their inner loops.
 //
-// The GEMM-based kernels share one register-tile micro-kernel, written in
-// Go assembly for amd64 (AVX-512, or AVX2 with FMA, chosen at run time) with
-// a portable Go version used elsewhere and under the purego build tag. The
-// micro-kernel reads A in place and B through a table of row offsets, so a
-// convolution runs as an implicit GEMM over a zero-padded copy of its input
-// without materialising an im2col matrix.
+// # Design
 //
-// Dependencies:
+// Every GEMM-shaped computation goes through one register-tile
+// micro-kernel (12×32 with AVX-512, 6×16 with AVX2 and FMA, chosen at run
+// time; a portable Go tile elsewhere and under the purego build tag). It
+// reads A in place, row- or column-major, and reads row p of B at a table
+// offset offs[p], so no operand is packed:
+//
+//   - Sgemm uses offs[p] = p·ldb.
+//   - Conv2D copies each input channel once, zero-padded and split by
+//     stride phase, into planes of width wq. An output position q = oh·wq + ow
+//     then reads every kernel tap at a fixed offset from q (an implicit
+//     im2col), so the convolution is a GEMM of the weights, in place, with
+//     those planes; wq − OW padding columns per row are computed and dropped.
+//     1×1 stride-1 unpadded convolutions read x itself.
+//   - Conv2DBackwardData splits dx by stride phase. Each phase receives a
+//     fixed subset of taps, each a constant shift of a zero-padded copy of
+//     dy, so it is again an implicit GEMM. With unit strides the weights are
+//     read in place (the micro-kernel walks the depth in runs of KH·KW
+//     taps); strided convolutions gather each phase's weights, or, when the
+//     output is small next to the weights, multiply by the weights
+//     transposed in place and scatter the columns back (col2im).
+//   - Depthwise and other one-output-channel groups use a row kernel that
+//     applies all taps to long runs of a plane, several groups per goroutine.
+//
+// # Dependencies
+//
 //   - github.com/mmcloughlin/avo generates gemm_amd64.s (see
 //     internal/asmgen); it is used by `go generate` only, never at run time.
 //   - golang.org/x/sys/cpu detects the CPU features that pick the kernels.
