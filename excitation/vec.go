@@ -131,10 +131,3 @@ func allZero(row []float32) bool {
 	}
 	return true
 }
-
-func abs32(x float32) float32 {
-	if x < 0 {
-		return -x
-	}
-	return x
-}

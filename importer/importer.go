@@ -119,8 +119,6 @@ const (
 // the batch size (b is the value for batchB).
 type value struct{ a, b *graph.Const }
 
-func (v value) batchDependent() bool { return v.a != v.b }
-
 type builder struct {
 	opset int
 	dir   string

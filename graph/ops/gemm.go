@@ -145,7 +145,7 @@ func (g *Gemm) Infer(in [][]int) ([][]int, error) {
 	}
 	n := g.B.Shape[1]
 	if g.C != nil && len(g.cShape) == 2 && g.cShape[0] != 1 && g.cShape[0] != rows {
-		return nil, fmt.Errorf("C of shape %v does not broadcast to [%d, %d]", g.cShape, rows, n)
+		return nil, fmt.Errorf("bias C of shape %v does not broadcast to [%d, %d]", g.cShape, rows, n)
 	}
 	if g.matmul {
 		return [][]int{append(append([]int(nil), in[0][:len(in[0])-1]...), n)}, nil
