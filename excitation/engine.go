@@ -48,6 +48,20 @@ func ParseMode(s string) (Mode, error) {
 	return 0, fmt.Errorf("unknown backward mode %q", s)
 }
 
+// Request is one backward pass.
+type Request struct {
+	Mode Mode
+	// SeedTensor is the tensor the seeds sit on (the logits, or any tensor
+	// for neuron and channel explanations).
+	SeedTensor string
+	// Seeds holds the seed vectors: shape [N·S, dims of SeedTensor after the
+	// batch], row b belonging to image b/S.
+	Seeds *graph.Tensor
+	// Read names tensors whose vectors the result keeps; the graph inputs
+	// are always kept.
+	Read []string
+}
+
 // Result is what a backward pass computed.
 type Result struct {
 	Mode Mode

@@ -49,10 +49,10 @@ func spec(typ string, opset int, attrs map[string]graph.Attr, inputs ...any) *gr
 	return s
 }
 
-func aInt(v int64) graph.Attr         { return graph.Attr{Kind: graph.AttrInt, I: v} }
-func aFloat(v float32) graph.Attr     { return graph.Attr{Kind: graph.AttrFloat, F: v} }
-func aStr(v string) graph.Attr        { return graph.Attr{Kind: graph.AttrString, S: v} }
-func aInts(v ...int64) graph.Attr     { return graph.Attr{Kind: graph.AttrInts, Ints: v} }
+func aInt(v int64) graph.Attr     { return graph.Attr{Kind: graph.AttrInt, I: v} }
+func aFloat(v float32) graph.Attr { return graph.Attr{Kind: graph.AttrFloat, F: v} }
+func aStr(v string) graph.Attr    { return graph.Attr{Kind: graph.AttrString, S: v} }
+func aInts(v ...int64) graph.Attr { return graph.Attr{Kind: graph.AttrInts, Ints: v} }
 
 // cst is a float constant; icst an integer one.
 func cst(shape []int, v ...float64) *graph.Const { return &graph.Const{Shape: shape, V: v} }
