@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/paneonnx/paneonnx/cam"
 	"github.com/paneonnx/paneonnx/importer"
 	"github.com/paneonnx/paneonnx/internal/testutil"
 	"github.com/paneonnx/paneonnx/preprocess"
@@ -381,9 +382,10 @@ func TestDatasets(t *testing.T) {
 	}
 }
 
-// TestMNIST audits 20 images of the MNIST test set (shared material) with
-// two workers and the race detector's eye on the shared graph, and checks
-// that one worker gives the same table.
+// TestMNIST audits 10 images of the MNIST test set (shared material) with
+// every method of the paper and two workers, under the race detector's eye
+// on the shared graph when it runs, and checks that one worker gives the
+// same table.
 func TestMNIST(t *testing.T) {
 	shared := testutil.SharedDir(t)
 	ds := filepath.Join(shared, "datasets", "mnist_t10k", "t10k-images-idx3-ubyte.gz")
@@ -393,12 +395,15 @@ func TestMNIST(t *testing.T) {
 	outs := []string{t.TempDir(), t.TempDir()}
 	for i, workers := range []int{2, 1} {
 		cfg := testConfig(t, ds, outs[i])
-		cfg.Limit, cfg.Workers = 20, workers
+		cfg.Limit, cfg.Workers, cfg.Methods = 10, workers, PaperMethods()
+		if len(cfg.Methods) != 9 {
+			t.Errorf("the paper's methods: %v", cfg.Methods)
+		}
 		sum, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sum.Table.Summary.Images != 20 {
+		if sum.Table.Summary.Images != 10 {
 			t.Fatalf("%d images audited", sum.Table.Summary.Images)
 		}
 		for _, im := range sum.Table.Images {
