@@ -9,9 +9,11 @@ import (
 	"image"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/paneonnx/paneonnx/cam"
 	"github.com/paneonnx/paneonnx/importer"
@@ -414,5 +416,55 @@ func TestMNIST(t *testing.T) {
 	}
 	if a, b := readFile(t, filepath.Join(outs[0], TableCSV)), readFile(t, filepath.Join(outs[1], TableCSV)); !bytes.Equal(a, b) {
 		t.Errorf("two workers and one give different tables:\n%s\n---\n%s", a, b)
+	}
+}
+
+// TestReportInChromium renders report.html in headless Chromium, when it
+// is installed, and checks that the screenshot shows a page with pictures.
+func TestReportInChromium(t *testing.T) {
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium not installed (apt-get install chromium)")
+	}
+	ds := digitFolder(t, 3)
+	out := t.TempDir()
+	cfg := testConfig(t, ds, out)
+	cfg.Methods = []string{"iom", "grad"}
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(t.TempDir(), "report.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir="+t.TempDir(),
+		"--screenshot="+shot, "--window-size=1400,2000", "file://"+filepath.Join(out, ReportFile))
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, msg)
+	}
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The page is mostly white; the table, charts and maps must colour a
+	// fair share of it.
+	b := img.Bounds()
+	var inked, total int
+	for y := b.Min.Y; y < b.Max.Y; y += 4 {
+		for x := b.Min.X; x < b.Max.X; x += 4 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if r < 0xe000 || g < 0xe000 || bl < 0xe000 {
+				inked++
+			}
+			total++
+		}
+	}
+	if frac := float64(inked) / float64(total); frac < 0.03 {
+		t.Errorf("the screenshot is %.1f%% non-white: the report did not render", 100*frac)
 	}
 }

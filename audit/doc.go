@@ -64,8 +64,8 @@
 // Config.Workers images are processed in parallel, each with its own
 // forward and backward passes over one shared graph. Sharing is safe: the
 // operators hold only constants fixed at import, and the lazily built
-// absolute weights of Conv and Gemm are guarded by sync.Once (verified by a
-// race-detector test). The kernels already spread one pass over the cores,
+// absolute weights of Conv and Gemm are guarded by sync.Once (`go test
+// -race ./audit` runs every method of the paper over two workers). The kernels already spread one pass over the cores,
 // so the default is one worker; more help small models, whose passes are too
 // short to parallelise.
 //
@@ -74,6 +74,7 @@
 // github.com/schollz/progressbar/v3 draws the progress bar with rate and
 // ETA on a terminal (throttled redraws, terminal width, clearing before log
 // lines): a few hundred lines that are easy to get subtly wrong and are not
-// the point of this package. golang.org/x/term, which it already requires,
-// tells whether stderr is a terminal.
+// the point of this package. The command line shows it only when stdout and
+// stderr are terminals (golang.org/x/term, which progressbar already
+// requires).
 package audit
