@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // MaxElements bounds the number of elements of any one tensor the importer or
@@ -87,17 +88,7 @@ func Strides(shape []int) []int {
 }
 
 // SameShape reports whether a and b are equal.
-func SameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func SameShape(a, b []int) bool { return slices.Equal(a, b) }
 
 // HasNonFinite reports whether any element is NaN or ±Inf.
 func HasNonFinite(data []float32) bool {

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/paneonnx/paneonnx/graph"
 )
@@ -30,7 +31,7 @@ func readWindow(s *graph.NodeSpec, kernel []int64, allowCeil bool) (window, erro
 		return w, s.Errorf("kernel_shape %v: windows of %d dims are not supported (1-D and 2-D are)", ks, len(ks))
 	}
 	w.spatial = len(ks)
-	if kernel != nil && !equalInts(ks, kernel) {
+	if kernel != nil && !slices.Equal(ks, kernel) {
 		return w, s.Errorf("kernel_shape %v does not match the weight's %v", ks, kernel)
 	}
 	get := func(name string, def int64, n int) ([]int64, error) {
@@ -90,18 +91,6 @@ func readWindow(s *graph.NodeSpec, kernel []int64, allowCeil bool) (window, erro
 		w.pads[off+i], w.pads[2+off+i] = int(pd[i]), int(pd[i+w.spatial])
 	}
 	return w, nil
-}
-
-func equalInts(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // geometry is a window applied to one input shape.
