@@ -13,8 +13,13 @@ import (
 	"github.com/paneonnx/paneonnx/saliency"
 )
 
-// goldenModels have CAM goldens written by testmodels/cam_golden.py.
-var goldenModels = []string{"resnet_basic_op13", "vgg_bn_op13", "mobilenet_v2_op13"}
+// goldenModels have CAM goldens written by testmodels/cam_golden.py: a
+// ResNet, a VGG and a MobileNetV2 with every BatchNormalization folded, and
+// a net whose BatchNormalizations on the input, after a ReLU and after a
+// pool stay (FullGrad uses their biases; its default layer is such a
+// normalisation, whose negative minimum exercises Ablation-CAM's
+// min(A) − 1e7 through a linear path to the logits).
+var goldenModels = []string{"resnet_basic_op13", "vgg_bn_op13", "mobilenet_v2_op13", "bn_standalone_op13"}
 
 // testPass runs the model in dir on test_data_set_0 and returns the pass
 // and the argmax targets.

@@ -4,7 +4,8 @@
 For a few test models this rebuilds the PyTorch module that export.py
 exported (same builder, same seeded weights and test input; checked against
 the committed output_0.pb), folds every BatchNorm2d into the Conv2d right
-before it as the ONNX exporter did (FullGrad depends on which biases exist),
+before it where the ONNX exporter did (FullGrad depends on which biases
+exist; BatchNorm2d after a ReLU, a pool or on the input stays),
 and computes the eight CAM baselines on test_data_set_0's input with
 target = argmax, in float64, following pytorch-grad-cam's semantics (its
 formulas are reimplemented here, it is not a dependency):
@@ -20,8 +21,14 @@ formulas are reimplemented here, it is not a dependency):
   * ScoreCAM: UpsamplingBilinear2d (align_corners=True), (u - min) /
     (max - min + 1e-8), batches of 16 masked inputs, softmax of the target
     logits;
-  * AblationCAM: AblationLayer exactly (including its re-reading of min()
-    on the partly ablated batch of 32), w = (y - y_k) / y;
+  * AblationCAM: AblationLayer in batches of 32, w = (y - y_k) / y, with
+    one ablation value per image, min(A) - 1e7 when min(A) != 0 (SPEC 7.1).
+    AblationLayer itself re-reads min() on the partly ablated batch, so its
+    i-th copy gets min(A) - (i+1)*1e7; that accident of its implementation
+    is computed too and its distance to the golden recorded in meta.json
+    (ablationcam_cascade_max_diff: 0 when min(A) = 0 or a ReLU follows the
+    layer; large when a linear path leads to the logits, as after
+    bn_standalone's bn3);
   * FullGrad: every Conv2d / BatchNorm2d with a bias,
     scale_accross_batch_and_channels, channel sums, final scale_cam_image.
 
@@ -46,6 +53,7 @@ import sys
 
 import cv2
 import numpy as np
+import onnx
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -68,13 +76,18 @@ def vgg_penultimate(m):
 
 
 # model folder -> (architecture key, default target module, the penultimate
-# convolution (the paper's choice) and the methods to run on it)
+# convolution (the paper's choice), the methods to run on it, and the
+# (Conv2d, BatchNorm2d) attribute pairs to fold, None for every adjacent pair)
 MODELS = {
     "resnet_basic_op13": ("resnet_basic", lambda m: m.layer4[-1],
-                          lambda m: m.layer4[-1].conv1, ["gradcam", "ablationcam"]),
-    "vgg_bn_op13": ("vgg_bn", lambda m: m.features[-1], vgg_penultimate, LAYER_METHODS),
+                          lambda m: m.layer4[-1].conv1, ["gradcam", "ablationcam"], None),
+    "vgg_bn_op13": ("vgg_bn", lambda m: m.features[-1], vgg_penultimate, LAYER_METHODS, None),
     "mobilenet_v2_op13": ("mobilenet_v2", lambda m: m.features[-1], mobilenet_penultimate,
-                          ["gradcam", "ablationcam"]),
+                          ["gradcam", "ablationcam"], None),
+    # BatchNorm2d on the input, after a ReLU and after a max pool stays (FullGrad
+    # takes their biases); only conv2 + bn2 fold.
+    "bn_standalone_op13": ("bn_standalone", lambda m: m.bn3, lambda m: m.conv1,
+                           ["gradcam", "ablationcam"], [("conv2", "bn2")]),
 }
 
 
@@ -91,13 +104,15 @@ def write_pb(path, arr, name):
         f.write(numpy_helper.from_array(np.asarray(arr, dtype=np.float32), name).SerializeToString())
 
 
-def fold_batchnorm(model):
-    """Folds every BatchNorm2d that directly follows a Conv2d among a
-    module's children (definition order is execution order in the models
-    used here) into that Conv2d, leaving nn.Identity in its place."""
-    for parent in list(model.modules()):
+def fold_batchnorm(model, pairs=None):
+    """Folds BatchNorm2d into the Conv2d before it, leaving nn.Identity in
+    its place: the named (conv, bn) attributes of the model, or with pairs
+    None every BatchNorm2d that directly follows a Conv2d among a module's
+    children (definition order is execution order in the models that use
+    it; the output check in run_model catches a wrong fold)."""
+    for parent in list(model.modules()) if pairs is None else [model]:
         names = list(parent._modules.keys())
-        for a, b in zip(names, names[1:]):
+        for a, b in pairs or zip(names, names[1:]):
             conv, bn = parent._modules[a], parent._modules[b]
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
                 parent._modules[a] = torch.nn.utils.fusion.fuse_conv_bn_eval(conv, bn)
@@ -210,18 +225,24 @@ def scorecam(model, x, a, targets, batch=16):
     return weighted(w, a)
 
 
-def ablationcam(model, layer, x, a, targets, batch=32):
+def ablationcam(model, layer, x, a, targets, cascade, batch=32):
     """AblationCAM with AblationLayer: the target module's output is replaced
-    by the ablated copies, min() re-read on the partly ablated batch."""
+    by batches of ablated copies. With cascade, min() is re-read on the
+    partly ablated batch as AblationLayer.__call__ does, so the i-th copy of
+    a batch gets min(A) - (i+1)*1e7 when min(A) != 0; without, every copy
+    gets min(A) - 1e7 (SPEC 7.1, paneonnx's rule)."""
     state = {}
 
     def hook(mod, inp, out):
         act = state["act"]
+        lo = torch.min(act)
         for i in range(act.size(0)):
-            if torch.min(act) == 0:
+            if cascade:
+                lo = torch.min(act)
+            if lo == 0:
                 act[i, state["idx"][i], :] = 0
             else:
-                act[i, state["idx"][i], :] = torch.min(act) - 1e7
+                act[i, state["idx"][i], :] = lo - 1e7
         return act
 
     with torch.no_grad():
@@ -260,14 +281,14 @@ def bias_of(m):
 # --- driver -----------------------------------------------------------------
 
 
-def run_model(folder, key, default_fn, penult_fn, penult_methods):
+def run_model(folder, key, default_fn, penult_fn, penult_methods, pairs):
     mdir = os.path.join(HERE, folder)
     tdir = os.path.join(mdir, "test_data_set_0")
     model, xin = export.build_model(key, export.ARCHS[key])
     x32 = read_pb(os.path.join(tdir, "input_0.pb"))
     if not np.array_equal(xin.numpy(), x32):
         raise RuntimeError(f"{folder}: the rebuilt test input differs from input_0.pb")
-    model = fold_batchnorm(model.eval()).double().eval()
+    model = fold_batchnorm(model.eval(), pairs).double().eval()
     x = torch.from_numpy(x32.astype(np.float64))
     with torch.no_grad():
         out = model(x).numpy()
@@ -278,8 +299,10 @@ def run_model(folder, key, default_fn, penult_fn, penult_methods):
     targets = [int(t) for t in out.argmax(axis=1)]
     if targets != [int(t) for t in read_pb(os.path.join(tdir, "grad_targets.pb"))]:
         raise RuntimeError(f"{folder}: targets differ from grad_targets.pb")
-    if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
-        raise RuntimeError(f"{folder}: a BatchNorm2d was not folded (the ONNX export folds all of them here)")
+    kept = sum(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in model.modules())
+    exported = sum(n.op_type == "BatchNormalization" for n in onnx.load(os.path.join(mdir, "model.onnx")).graph.node)
+    if kept != exported:
+        raise RuntimeError(f"{folder}: {kept} BatchNorm modules left, the ONNX file has {exported} BatchNormalization nodes")
 
     bias_mods = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d)) and m.bias is not None]
     layers = {"default": default_fn(model), "penultimate-conv": penult_fn(model)}
@@ -299,7 +322,7 @@ def run_model(folder, key, default_fn, penult_fn, penult_methods):
     os.makedirs(gdir, exist_ok=True)
     for f in os.listdir(gdir):
         os.remove(os.path.join(gdir, f))
-    written = {}
+    written, cascade_diff = {}, {}
     for i, (rule, layer) in enumerate(layers.items()):
         a, g = acts[i], grads[1 + i]
         methods = LAYER_METHODS if rule == "default" else penult_methods
@@ -317,8 +340,11 @@ def run_model(folder, key, default_fn, penult_fn, penult_methods):
             elif name == "scorecam":
                 cam = scorecam(model, x, a, targets)
             elif name == "ablationcam":
-                cam = ablationcam(model, layer, x, a, targets)
+                cam = ablationcam(model, layer, x, a, targets, cascade=False)
+                quirk, _ = finish(ablationcam(model, layer, x, a, targets, cascade=True), size)
             final, raw = finish(cam, size)
+            if name == "ablationcam":
+                cascade_diff[rule] = float(np.abs(quirk - final).max())
             write_pb(os.path.join(gdir, f"{rule}_{name}.pb"), final, f"{rule}_{name}")
             write_pb(os.path.join(gdir, f"{rule}_{name}_raw.pb"), raw, f"{rule}_{name}_raw")
             written.setdefault(rule, []).append(name)
@@ -335,6 +361,7 @@ def run_model(folder, key, default_fn, penult_fn, penult_methods):
         "methods": written,
         "layers": {rule: type(m).__name__ for rule, m in layers.items()},
         "fullgrad_bias_layers": len(bias_mods),
+        "ablationcam_cascade_max_diff": cascade_diff,
         "module_output_rel_err": float(err),
         "notes": "float64 module with BatchNorm folded into the preceding Conv2d; pytorch-grad-cam semantics "
                  "reimplemented (see cam_golden.py); final maps [N,H,W], raw cams [N,h,w] after the ReLU",
@@ -350,8 +377,8 @@ def run_model(folder, key, default_fn, penult_fn, penult_methods):
 
 def main():
     torch.set_num_threads(1)
-    for folder, (key, default_fn, penult_fn, penult_methods) in MODELS.items():
-        run_model(folder, key, default_fn, penult_fn, penult_methods)
+    for folder, spec in MODELS.items():
+        run_model(folder, *spec)
     total = 0
     for folder in MODELS:
         gdir = os.path.join(HERE, folder, "cam_golden")
