@@ -139,17 +139,24 @@ func (a *auditor) htmlTable(b *bytes.Buffer, t *Table) {
 	// lower is better for Avg. Drop (2, 6) and Deletion AUC (7); higher for
 	// Win (3), Confi. Drop (4), Increase (5), Insertion AUC (8).
 	better := map[int]int{2: -1, 6: -1, 7: -1, 3: 1, 4: 1, 5: 1, 8: 1}
+	// A column where every method has the same value marks none.
 	best := map[int]float64{}
 	for col, dir := range better {
-		best[col] = math.NaN()
+		b, all := math.NaN(), true
 		for i := range t.Methods {
 			v := t.cells(i)[col]
 			if math.IsNaN(v) {
 				continue
 			}
-			if math.IsNaN(best[col]) || float64(dir)*(v-best[col]) > 0 {
-				best[col] = v
+			if !math.IsNaN(b) && v != b {
+				all = false
 			}
+			if math.IsNaN(b) || float64(dir)*(v-b) > 0 {
+				b = v
+			}
+		}
+		if !all || len(t.Methods) == 1 {
+			best[col] = b
 		}
 	}
 	b.WriteString("<table><tr><th>Methods</th>")
