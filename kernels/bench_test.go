@@ -157,3 +157,30 @@ func BenchmarkResNet18Convs(b *testing.B) {
 		reportGFLOPS(b, flops)
 	})
 }
+
+func BenchmarkPool(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 5))
+	// ResNet stem max pool and a DenseNet transition average pool.
+	stem := PoolParams{N: 1, C: 64, H: 112, W: 112, KH: 3, KW: 3, OH: 56, OW: 56, StrideH: 2, StrideW: 2,
+		DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1}
+	trans := PoolParams{N: 1, C: 128, H: 56, W: 56, KH: 2, KW: 2, OH: 28, OW: 28, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1}
+	for _, c := range []struct {
+		name string
+		p    PoolParams
+		run  func(p PoolParams, x, y []float32, am []int32)
+	}{
+		{"max_stem", stem, func(p PoolParams, x, y []float32, _ []int32) { MaxPool2D(p, x, y, nil) }},
+		{"max_stem_argmax", stem, MaxPool2D},
+		{"avg_2x2", trans, func(p PoolParams, x, y []float32, _ []int32) { AvgPool2D(p, x, y) }},
+	} {
+		x := randSlice(r, c.p.N*c.p.C*c.p.H*c.p.W)
+		y := make([]float32, c.p.N*c.p.C*c.p.OH*c.p.OW)
+		am := make([]int32, len(y))
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				c.run(c.p, x, y, am)
+			}
+			b.ReportMetric(float64(len(x)*4)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s_in")
+		})
+	}
+}

@@ -157,14 +157,16 @@ type scratch struct {
 	planesOwner any
 }
 
-// planes returns buffer 0 with length n for the zero-padded planes of
-// owner. Its padding is zero: only interior elements may be written.
-func (s *scratch) planes(owner any, n int) []float32 {
+// planes returns buffer 0 with length n for the padded planes of owner.
+// Its padding holds pad: only interior elements may be written.
+func (s *scratch) planes(owner any, n int, pad float32) []float32 {
 	if s.planesOwner == owner && s.bufs[0] != nil && len(*s.bufs[0]) == n {
 		return *s.bufs[0]
 	}
 	buf := s.get(0, n)
-	clear(buf)
+	for i := range buf {
+		buf[i] = pad
+	}
 	s.planesOwner = owner
 	return buf
 }
@@ -267,7 +269,7 @@ func (l *forwardLayout) run(xg, wg, bias, yg []float32, workers int, s *scratch)
 	cg := p.C / p.Group
 	src := xg
 	if !l.inPlace {
-		src = s.planes(l, l.bufLen)
+		src = s.planes(l, l.bufLen, 0)
 		l.fill(src, xg, cg, workers)
 	}
 	if mg == 1 {

@@ -267,7 +267,7 @@ func (l *backwardLayout) run(dyg, wg []float32, inPlace bool, dxg []float32, wor
 	cg, mg := p.C/p.Group, p.M/p.Group
 	src := dyg
 	if !l.inPlace && len(l.phases) > 0 {
-		src = s.planes(l, mg*l.chanStride)
+		src = s.planes(l, mg*l.chanStride, 0)
 		if rangeWorkers(workers, mg, mg*l.chanStride) == 1 {
 			l.pad(src, dyg, 0, mg)
 		} else {

@@ -32,6 +32,11 @@ type tileKernels struct {
 	// scatterAdd2, when not nil, sets dst[r*ldd + 2j] += src[r*lds + j] for
 	// r < rows, j < n.
 	scatterAdd2 func(dst *float32, src *float32, n, rows, ldd, lds int)
+	// maxRow and argmaxRow, when not nil, set c[j] = max_{p<k} b[offs[p]+j]
+	// (taps in order, strict comparison) for j < n; argmaxRow also sets
+	// idx[j] = base[j] + tap[p] of the first maximising p, or -1.
+	maxRow    func(k int, b *float32, offs *int, c *float32, n int)
+	argmaxRow func(k int, b *float32, offs *int, c *float32, n int, tap *int32, base *int32, idx *int32)
 }
 
 // Blocking parameters of the GEMM driver.

@@ -16,6 +16,7 @@ var avx512Kernels = tileKernels{
 	},
 	row: rowAVX512, rowTail: 1,
 	gather: gatherStridedAVX512, scatterAdd2: scatterAdd2AVX512,
+	maxRow: maxRowAVX512, argmaxRow: argmaxRowAVX512,
 }
 
 var avx2Kernels = tileKernels{

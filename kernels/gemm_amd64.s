@@ -8713,3 +8713,147 @@ spread_next:
 spread_done:
 	VZEROUPPER
 	RET
+
+// func maxRowAVX512(k int, b *float32, offs *int, c *float32, n int)
+// Requires: AVX, AVX512BW, AVX512F, BMI2, CMOV
+TEXT ·maxRowAVX512(SB), NOSPLIT, $0-40
+	MOVQ         b+8(FP), DI
+	MOVQ         offs+16(FP), BX
+	MOVQ         c+24(FP), R12
+	MOVQ         n+32(FP), R13
+	MOVL         $0xff800000, AX
+	VPBROADCASTD AX, Z20
+	MOVL         $-1, AX
+	VPBROADCASTD AX, Z22
+
+maxRowAVX512_chunk:
+	TESTQ    R13, R13
+	JLE      maxRowAVX512_done
+	MOVQ     $0x00000040, R11
+	CMPQ     R13, R11
+	CMOVQLT  R13, R11
+	MOVQ     $-1, AX
+	BZHIQ    R11, AX, AX
+	KMOVQ    AX, K1
+	KSHIFTRQ $0x10, K1, K2
+	KSHIFTRQ $0x20, K1, K3
+	KSHIFTRQ $0x30, K1, K4
+	VMOVAPS  Z20, Z0
+	VMOVAPS  Z20, Z1
+	VMOVAPS  Z20, Z2
+	VMOVAPS  Z20, Z3
+	MOVQ     k+0(FP), CX
+	XORQ     DX, DX
+
+maxRowAVX512_k:
+	MOVQ      (BX)(DX*8), AX
+	VMOVUPS.Z (DI)(AX*4), K1, Z4
+	VMAXPS    Z0, Z4, Z0
+	VMOVUPS.Z 64(DI)(AX*4), K2, Z5
+	VMAXPS    Z1, Z5, Z1
+	VMOVUPS.Z 128(DI)(AX*4), K3, Z6
+	VMAXPS    Z2, Z6, Z2
+	VMOVUPS.Z 192(DI)(AX*4), K4, Z7
+	VMAXPS    Z3, Z7, Z3
+	INCQ      DX
+	CMPQ      DX, CX
+	JL        maxRowAVX512_k
+	VMOVUPS   Z0, K1, (R12)
+	VMOVUPS   Z1, K2, 64(R12)
+	VMOVUPS   Z2, K3, 128(R12)
+	VMOVUPS   Z3, K4, 192(R12)
+	ADDQ      $0x00000100, DI
+	ADDQ      $0x00000100, R12
+	SUBQ      $0x40, R13
+	JMP       maxRowAVX512_chunk
+
+maxRowAVX512_done:
+	VZEROUPPER
+	RET
+
+// func argmaxRowAVX512(k int, b *float32, offs *int, c *float32, n int, tap *int32, base *int32, idx *int32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2, CMOV
+TEXT ·argmaxRowAVX512(SB), NOSPLIT, $0-64
+	MOVQ         b+8(FP), DI
+	MOVQ         offs+16(FP), BX
+	MOVQ         c+24(FP), R12
+	MOVQ         n+32(FP), R13
+	MOVQ         tap+40(FP), R8
+	MOVQ         base+48(FP), R9
+	MOVQ         idx+56(FP), R10
+	MOVL         $0xff800000, AX
+	VPBROADCASTD AX, Z20
+	MOVL         $-1, AX
+	VPBROADCASTD AX, Z22
+
+argmaxRowAVX512_chunk:
+	TESTQ       R13, R13
+	JLE         argmaxRowAVX512_done
+	MOVQ        $0x00000040, R11
+	CMPQ        R13, R11
+	CMOVQLT     R13, R11
+	MOVQ        $-1, AX
+	BZHIQ       R11, AX, AX
+	KMOVQ       AX, K1
+	KSHIFTRQ    $0x10, K1, K2
+	KSHIFTRQ    $0x20, K1, K3
+	KSHIFTRQ    $0x30, K1, K4
+	VMOVAPS     Z20, Z0
+	VMOVDQA32   Z22, Z8
+	VMOVDQU32.Z (R9), K1, Z12
+	VMOVAPS     Z20, Z1
+	VMOVDQA32   Z22, Z9
+	VMOVDQU32.Z 64(R9), K2, Z13
+	VMOVAPS     Z20, Z2
+	VMOVDQA32   Z22, Z10
+	VMOVDQU32.Z 128(R9), K3, Z14
+	VMOVAPS     Z20, Z3
+	VMOVDQA32   Z22, Z11
+	VMOVDQU32.Z 192(R9), K4, Z15
+	MOVQ        k+0(FP), CX
+	XORQ        DX, DX
+
+argmaxRowAVX512_k:
+	MOVQ         (BX)(DX*8), AX
+	VPBROADCASTD (R8)(DX*4), Z21
+	VMOVUPS.Z    (DI)(AX*4), K1, Z4
+	VCMPPS       $0x1e, Z0, Z4, K5
+	VMOVAPS      Z4, K5, Z0
+	VPADDD       Z21, Z12, Z16
+	VMOVDQA32    Z16, K5, Z8
+	VMOVUPS.Z    64(DI)(AX*4), K2, Z5
+	VCMPPS       $0x1e, Z1, Z5, K6
+	VMOVAPS      Z5, K6, Z1
+	VPADDD       Z21, Z13, Z17
+	VMOVDQA32    Z17, K6, Z9
+	VMOVUPS.Z    128(DI)(AX*4), K3, Z6
+	VCMPPS       $0x1e, Z2, Z6, K7
+	VMOVAPS      Z6, K7, Z2
+	VPADDD       Z21, Z14, Z18
+	VMOVDQA32    Z18, K7, Z10
+	VMOVUPS.Z    192(DI)(AX*4), K4, Z7
+	VCMPPS       $0x1e, Z3, Z7, K5
+	VMOVAPS      Z7, K5, Z3
+	VPADDD       Z21, Z15, Z19
+	VMOVDQA32    Z19, K5, Z11
+	INCQ         DX
+	CMPQ         DX, CX
+	JL           argmaxRowAVX512_k
+	VMOVUPS      Z0, K1, (R12)
+	VMOVDQU32    Z8, K1, (R10)
+	VMOVUPS      Z1, K2, 64(R12)
+	VMOVDQU32    Z9, K2, 64(R10)
+	VMOVUPS      Z2, K3, 128(R12)
+	VMOVDQU32    Z10, K3, 128(R10)
+	VMOVUPS      Z3, K4, 192(R12)
+	VMOVDQU32    Z11, K4, 192(R10)
+	ADDQ         $0x00000100, DI
+	ADDQ         $0x00000100, R12
+	ADDQ         $0x00000100, R9
+	ADDQ         $0x00000100, R10
+	SUBQ         $0x40, R13
+	JMP          argmaxRowAVX512_chunk
+
+argmaxRowAVX512_done:
+	VZEROUPPER
+	RET

@@ -203,3 +203,13 @@ func gatherStridedAVX512(dst *float32, src *float32, n int, stride int)
 //
 //go:noescape
 func scatterAdd2AVX512(dst *float32, src *float32, n int, rows int, ldd int, lds int)
+
+// maxRowAVX512 sets c[j] = max_{p<k} b[offs[p]+j] for j < n, taking taps in order (a NaN is kept only when first).
+//
+//go:noescape
+func maxRowAVX512(k int, b *float32, offs *int, c *float32, n int)
+
+// argmaxRowAVX512 sets c[j] = max_{p<k} b[offs[p]+j] and idx[j] = base[j] + tap[p] of the first maximising p (-1 if none exceeds -Inf), j < n.
+//
+//go:noescape
+func argmaxRowAVX512(k int, b *float32, offs *int, c *float32, n int, tap *int32, base *int32, idx *int32)

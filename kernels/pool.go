@@ -43,44 +43,172 @@ func windowRange(start, k, dil, size int) (lo, hi int) {
 	return min(lo, k), max(hi, 0)
 }
 
+// poolWindows holds, per output row and column, the window start (in input
+// coordinates), its taps [lo, hi) inside the input, and the taps inside the
+// padded input (ONNX Runtime's count_include_pad divisor factor).
+type poolWindows struct {
+	rowStart, rowLo, rowHi, rowPadded []int
+	colStart, colLo, colHi, colPadded []int
+	buf                               *[]int
+}
+
+func newPoolWindows(p *PoolParams) *poolWindows {
+	buf := getInts(4 * (p.OH + p.OW))
+	s := *buf
+	w := &poolWindows{buf: buf}
+	w.rowStart, w.rowLo, w.rowHi, w.rowPadded = s[:p.OH], s[p.OH:2*p.OH], s[2*p.OH:3*p.OH], s[3*p.OH:4*p.OH]
+	s = s[4*p.OH:]
+	w.colStart, w.colLo, w.colHi, w.colPadded = s[:p.OW], s[p.OW:2*p.OW], s[2*p.OW:3*p.OW], s[3*p.OW:4*p.OW]
+	fill := func(start, lo, hi, padded []int, stride, pad, k, dil, size, padEnd int) {
+		for o := range start {
+			st := o*stride - pad
+			start[o] = st
+			lo[o], hi[o] = windowRange(st, k, dil, size)
+			end := min(st+k*dil, size+padEnd)
+			padded[o] = 1 + (end-st-1)/dil
+		}
+	}
+	fill(w.rowStart, w.rowLo, w.rowHi, w.rowPadded, p.StrideH, p.PadT, p.KH, p.DilH, p.H, p.PadB)
+	fill(w.colStart, w.colLo, w.colHi, w.colPadded, p.StrideW, p.PadL, p.KW, p.DilW, p.W, p.PadR)
+	return w
+}
+
+func (w *poolWindows) release() { putInts(w.buf) }
+
 // MaxPool2D computes y = max over each window of x, ignoring padding.
 // x is [N][C][H][W] and y is [N][C][OH][OW]. When argmax is not nil
 // ([N][C][OH][OW]) it receives the index h·W + w, within the input plane,
 // of the selected element; ties pick the first maximum in row-major window
-// order. A window with no input element yields -math.MaxFloat32 and index -1.
+// order, and a NaN is selected only as the window's first element (ONNX
+// Runtime's rule). Without argmax, a NaN anywhere in a window makes its
+// output NaN. A window with no input element yields -math.MaxFloat32 (and
+// index -1).
 func MaxPool2D(p PoolParams, x, y []float32, argmax []int32) {
 	p = p.normalized()
+	win := newPoolWindows(&p)
+	defer win.release()
 	inPlane, outPlane := p.H*p.W, p.OH*p.OW
 	planes := p.N * p.C
+	if activeKernels.maxRow != nil {
+		maxPoolImplicit(&p, win, x, y, argmax)
+		return
+	}
 	parallelRange(threads(planes*outPlane*p.KH*p.KW), planes, planes*(inPlane+outPlane), func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			var am []int32
 			if argmax != nil {
 				am = argmax[pl*outPlane : (pl+1)*outPlane]
 			}
-			maxPoolPlane(&p, x[pl*inPlane:(pl+1)*inPlane], y[pl*outPlane:(pl+1)*outPlane], am)
+			maxPoolPlane(&p, win, x[pl*inPlane:(pl+1)*inPlane], y[pl*outPlane:(pl+1)*outPlane], am)
 		}
 	})
 }
 
-func maxPoolPlane(p *PoolParams, x, y []float32, argmax []int32) {
+// maxPoolImplicit is MaxPool2D on the vector row-max kernels. Each plane is
+// copied, -Inf padded and split by stride phase exactly like a convolution
+// input (forwardLayout), so every window is a fixed set of offsets from its
+// output column q = oh·wq + ow.
+func maxPoolImplicit(p *PoolParams, win *poolWindows, x, y []float32, argmax []int32) {
+	cp := ConvParams{N: 1, C: 1, H: p.H, W: p.W, M: 1, KH: p.KH, KW: p.KW, OH: p.OH, OW: p.OW,
+		StrideH: p.StrideH, StrideW: p.StrideW, DilH: p.DilH, DilW: p.DilW,
+		PadT: p.PadT, PadL: p.PadL, PadB: p.PadB, PadR: p.PadR, Group: 1}
+	l := newForwardLayout(cp)
+	defer l.release()
+	taps, wq := p.KH*p.KW, l.wq
+	ncols := (p.OH-1)*wq + p.OW
+	var tap, base []int32
+	if argmax != nil {
+		// Input index of tap t for column q: base[q] + tap[t].
+		tap, base = make([]int32, taps), make([]int32, ncols)
+		for kh := range p.KH {
+			for kw := range p.KW {
+				tap[kh*p.KW+kw] = int32(kh*p.DilH*p.W + kw*p.DilW)
+			}
+		}
+		for q := range base {
+			base[q] = int32((q/wq*p.StrideH-p.PadT)*p.W + q%wq*p.StrideW - p.PadL)
+		}
+	}
+	empty := false // some window holds no input element
 	for oh := range p.OH {
-		hs := oh*p.StrideH - p.PadT
-		khLo, khHi := windowRange(hs, p.KH, p.DilH, p.H)
-		for ow := range p.OW {
-			ws := ow*p.StrideW - p.PadL
-			kwLo, kwHi := windowRange(ws, p.KW, p.DilW, p.W)
-			best, at := float32(-math.MaxFloat32), -1
-			for kh := khLo; kh < khHi; kh++ {
-				row := (hs + kh*p.DilH) * p.W
-				for kw := kwLo; kw < kwHi; kw++ {
-					i := row + ws + kw*p.DilW
-					if v := x[i]; at < 0 || v > best {
-						best, at = v, i
+		empty = empty || win.rowLo[oh] >= win.rowHi[oh]
+	}
+	for ow := range p.OW {
+		empty = empty || win.colLo[ow] >= win.colHi[ow]
+	}
+	inPlane, outPlane := p.H*p.W, p.OH*p.OW
+	planes := p.N * p.C
+	parallelRange(threads(planes*outPlane*taps), planes, planes*(inPlane+outPlane), func(lo, hi int) {
+		var s scratch
+		defer s.release()
+		out := s.get(1, ncols)
+		var idx []int32
+		if argmax != nil {
+			idx = make([]int32, ncols)
+		}
+		for pl := lo; pl < hi; pl++ {
+			src := x[pl*inPlane : (pl+1)*inPlane]
+			if !l.inPlace {
+				buf := s.planes(l, l.bufLen, float32(math.Inf(-1)))
+				l.fillRange(buf, src, 1, 0, 1)
+				src = buf
+			}
+			ys := y[pl*outPlane : (pl+1)*outPlane]
+			if argmax == nil {
+				activeKernels.maxRow(taps, &src[0], &l.offs[0], &out[0], ncols)
+			} else {
+				activeKernels.argmaxRow(taps, &src[0], &l.offs[0], &out[0], ncols, &tap[0], &base[0], &idx[0])
+				am := argmax[pl*outPlane : (pl+1)*outPlane]
+				for oh := range p.OH {
+					copy(am[oh*p.OW:(oh+1)*p.OW], idx[oh*wq:])
+				}
+			}
+			scatterPlane(ys, p.OH, p.OW, p.OW, 1, out, wq, false)
+			if empty {
+				for o := range ys {
+					if win.rowLo[o/p.OW] >= win.rowHi[o/p.OW] || win.colLo[o%p.OW] >= win.colHi[o%p.OW] {
+						ys[o] = -math.MaxFloat32
 					}
 				}
 			}
-			y[oh*p.OW+ow] = best
+		}
+	})
+}
+
+func maxPoolPlane(p *PoolParams, win *poolWindows, x, y []float32, argmax []int32) {
+	for oh := range p.OH {
+		hs, khLo, khHi := win.rowStart[oh], win.rowLo[oh], win.rowHi[oh]
+		yr := y[oh*p.OW : (oh+1)*p.OW]
+		for ow := range yr {
+			ws, kwLo, kwHi := win.colStart[ow], win.colLo[ow], win.colHi[ow]
+			best, at := float32(-math.MaxFloat32), -1
+			switch {
+			case khLo >= khHi || kwLo >= kwHi:
+			case argmax == nil:
+				// Branch-free running maximum (random data defeats branch
+				// prediction).
+				best = x[(hs+khLo*p.DilH)*p.W+ws+kwLo*p.DilW]
+				for kh := khLo; kh < khHi; kh++ {
+					row := x[(hs+kh*p.DilH)*p.W+ws+kwLo*p.DilW:]
+					for t := range kwHi - kwLo {
+						best = max(best, row[t*p.DilW])
+					}
+				}
+			default:
+				at = (hs+khLo*p.DilH)*p.W + ws + kwLo*p.DilW
+				best = x[at]
+				for kh := khLo; kh < khHi; kh++ {
+					first := (hs+kh*p.DilH)*p.W + ws + kwLo*p.DilW // first tap of the row
+					row := x[first:]
+					for t := range kwHi - kwLo {
+						// Strictly greater: ties keep the first maximum.
+						if v := row[t*p.DilW]; v > best {
+							best, at = v, first+t*p.DilW
+						}
+					}
+				}
+			}
+			yr[ow] = best
 			if argmax != nil {
 				argmax[oh*p.OW+ow] = int32(at)
 			}
@@ -112,19 +240,18 @@ func MaxPool2DBackward(p PoolParams, dy []float32, argmax []int32, dx []float32,
 	})
 }
 
-// avgDivisor returns the number AvgPool2D divides a window's sum by, or 0
-// when the window holds no input element.
-func avgDivisor(p *PoolParams, hs, ws, khLo, khHi, kwLo, kwHi int) float32 {
-	if khLo >= khHi || kwLo >= kwHi {
+// avgDivisor returns the number AvgPool2D divides the sum of window
+// (oh, ow) by, or 0 when the window holds no input element.
+func avgDivisor(p *PoolParams, win *poolWindows, oh, ow int) float32 {
+	rows, cols := win.rowHi[oh]-win.rowLo[oh], win.colHi[ow]-win.colLo[ow]
+	if rows <= 0 || cols <= 0 {
 		return 0
 	}
-	if !p.CountIncludePad {
-		return float32((khHi - khLo) * (kwHi - kwLo))
+	if p.CountIncludePad {
+		// The window clipped to the padded input, ONNX Runtime style.
+		return float32(win.rowPadded[oh] * win.colPadded[ow])
 	}
-	// The window clipped to the padded input, ONNX Runtime style.
-	he := min(hs+p.KH*p.DilH, p.H+p.PadB)
-	we := min(ws+p.KW*p.DilW, p.W+p.PadR)
-	return float32((1 + (he-hs-1)/p.DilH) * (1 + (we-ws-1)/p.DilW))
+	return float32(rows * cols)
 }
 
 // AvgPool2D computes y = the average of each window of x (see
@@ -132,26 +259,25 @@ func avgDivisor(p *PoolParams, hs, ws, khLo, khHi, kwLo, kwHi int) float32 {
 // element yields 0. x is [N][C][H][W] and y is [N][C][OH][OW].
 func AvgPool2D(p PoolParams, x, y []float32) {
 	p = p.normalized()
+	win := newPoolWindows(&p)
+	defer win.release()
 	inPlane, outPlane := p.H*p.W, p.OH*p.OW
 	planes := p.N * p.C
 	parallelRange(threads(planes*outPlane*p.KH*p.KW), planes, planes*(inPlane+outPlane), func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			xs, ys := x[pl*inPlane:(pl+1)*inPlane], y[pl*outPlane:(pl+1)*outPlane]
 			for oh := range p.OH {
-				hs := oh*p.StrideH - p.PadT
-				khLo, khHi := windowRange(hs, p.KH, p.DilH, p.H)
+				hs, khLo, khHi := win.rowStart[oh], win.rowLo[oh], win.rowHi[oh]
 				for ow := range p.OW {
-					ws := ow*p.StrideW - p.PadL
-					kwLo, kwHi := windowRange(ws, p.KW, p.DilW, p.W)
-					div := avgDivisor(&p, hs, ws, khLo, khHi, kwLo, kwHi)
+					ws, kwLo, kwHi := win.colStart[ow], win.colLo[ow], win.colHi[ow]
 					var s float32
 					for kh := khLo; kh < khHi; kh++ {
-						row := (hs+kh*p.DilH)*p.W + ws
-						for kw := kwLo; kw < kwHi; kw++ {
-							s += xs[row+kw*p.DilW]
+						row := xs[(hs+kh*p.DilH)*p.W+ws+kwLo*p.DilW:]
+						for t := range kwHi - kwLo {
+							s += row[t*p.DilW]
 						}
 					}
-					if div != 0 {
+					if div := avgDivisor(&p, win, oh, ow); div != 0 {
 						s /= div
 					}
 					ys[oh*p.OW+ow] = s
@@ -166,26 +292,26 @@ func AvgPool2D(p PoolParams, x, y []float32) {
 // element of the window. dy is [N][C][OH][OW] and dx is [N][C][H][W].
 func AvgPool2DBackward(p PoolParams, dy, dx []float32) {
 	p = p.normalized()
+	win := newPoolWindows(&p)
+	defer win.release()
 	inPlane, outPlane := p.H*p.W, p.OH*p.OW
 	planes := p.N * p.C
 	parallelRange(threads(planes*outPlane*p.KH*p.KW), planes, planes*(inPlane+outPlane), func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			ds, xs := dy[pl*outPlane:(pl+1)*outPlane], dx[pl*inPlane:(pl+1)*inPlane]
 			for oh := range p.OH {
-				hs := oh*p.StrideH - p.PadT
-				khLo, khHi := windowRange(hs, p.KH, p.DilH, p.H)
+				hs, khLo, khHi := win.rowStart[oh], win.rowLo[oh], win.rowHi[oh]
 				for ow := range p.OW {
-					ws := ow*p.StrideW - p.PadL
-					kwLo, kwHi := windowRange(ws, p.KW, p.DilW, p.W)
-					div := avgDivisor(&p, hs, ws, khLo, khHi, kwLo, kwHi)
+					div := avgDivisor(&p, win, oh, ow)
 					if div == 0 {
 						continue
 					}
+					ws, kwLo, kwHi := win.colStart[ow], win.colLo[ow], win.colHi[ow]
 					g := ds[oh*p.OW+ow] / div
 					for kh := khLo; kh < khHi; kh++ {
-						row := (hs+kh*p.DilH)*p.W + ws
-						for kw := kwLo; kw < kwHi; kw++ {
-							xs[row+kw*p.DilW] += g
+						row := xs[(hs+kh*p.DilH)*p.W+ws+kwLo*p.DilW:]
+						for t := range kwHi - kwLo {
+							row[t*p.DilW] += g
 						}
 					}
 				}

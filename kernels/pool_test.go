@@ -74,6 +74,10 @@ func naivePoolWindows(p PoolParams) (win [][]int, div []float64) {
 }
 
 func TestMaxPool2D(t *testing.T) {
+	forEachKernels(t, testMaxPool2D)
+}
+
+func testMaxPool2D(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, p := range poolCases(r) {
 		x := randSlice(r, p.N*p.C*p.H*p.W)

@@ -48,6 +48,8 @@ func main() {
 	rowKernel("rowAVX2", false)
 	gatherAVX512()
 	scatterAdd2AVX512()
+	maxRowAVX512(false)
+	maxRowAVX512(true)
 	Generate()
 }
 
@@ -520,6 +522,111 @@ func scatterAdd2AVX512() {
 	DECQ(rowsLeft)
 	JMP(LabelRef("spread_row"))
 	Label("spread_done")
+	VZEROUPPER()
+	RET()
+}
+
+// maxRowAVX512 emits the max-pooling row kernels:
+//
+//	c[j] = max_{p<k} b[offs[p] + j]   for j < n
+//
+// taking taps in order with a strict comparison (a NaN is kept only when it
+// comes first), and, with argmax, idx[j] = base[j] + tap[p] for the first
+// maximising p, or -1 when no tap exceeds -Inf. 64 columns at a time, the
+// last chunk masked.
+func maxRowAVX512(argmax bool) {
+	name, sig := "maxRowAVX512", "func(k int, b *float32, offs *int, c *float32, n int)"
+	if argmax {
+		name, sig = "argmaxRowAVX512", "func(k int, b *float32, offs *int, c *float32, n int, tap *int32, base *int32, idx *int32)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	if argmax {
+		Doc(name + " sets c[j] = max_{p<k} b[offs[p]+j] and idx[j] = base[j] + tap[p] of the first maximising p (-1 if none exceeds -Inf), j < n.")
+	} else {
+		Doc(name + " sets c[j] = max_{p<k} b[offs[p]+j] for j < n, taking taps in order (a NaN is kept only when first).")
+	}
+	b, offs, c, n := RDI, RBX, R12, R13
+	Load(Param("b"), b)
+	Load(Param("offs"), offs)
+	Load(Param("c"), c)
+	Load(Param("n"), n)
+	var tap, base, idx Register
+	if argmax {
+		tap, base, idx = R8, R9, R10
+		Load(Param("tap"), tap)
+		Load(Param("base"), base)
+		Load(Param("idx"), idx)
+	}
+	masks := []Register{K1, K2, K3, K4}
+	acc := []VecPhysical{Z0, Z1, Z2, Z3}
+	val := []VecPhysical{Z4, Z5, Z6, Z7}
+	accIdx := []VecPhysical{Z8, Z9, Z10, Z11}
+	baseV := []VecPhysical{Z12, Z13, Z14, Z15}
+	cand := []VecPhysical{Z16, Z17, Z18, Z19}
+	negInf, tapV, minusOne := Z20, Z21, Z22
+	MOVL(U32(0xff800000), EAX)
+	VPBROADCASTD(EAX, negInf)
+	MOVL(I32(-1), EAX)
+	VPBROADCASTD(EAX, minusOne)
+
+	Label(name + "_chunk")
+	TESTQ(n, n)
+	JLE(LabelRef(name + "_done"))
+	// masks for min(n, 64) columns (BZHI reads only the low 8 index bits)
+	MOVQ(U32(64), R11)
+	CMPQ(n, R11)
+	CMOVQLT(n, R11)
+	MOVQ(I32(-1), RAX)
+	BZHIQ(R11, RAX, RAX)
+	KMOVQ(RAX, K1)
+	KSHIFTRQ(U8(16), K1, K2)
+	KSHIFTRQ(U8(32), K1, K3)
+	KSHIFTRQ(U8(48), K1, K4)
+	for v := range acc {
+		VMOVAPS(negInf, acc[v])
+		if argmax {
+			VMOVDQA32(minusOne, accIdx[v])
+			VMOVDQU32_Z(Mem{Base: base, Disp: 64 * v}, masks[v], baseV[v])
+		}
+	}
+	Load(Param("k"), RCX)
+	XORQ(RDX, RDX)
+	Label(name + "_k")
+	MOVQ(Mem{Base: offs, Index: RDX, Scale: 8}, RAX)
+	if argmax {
+		VPBROADCASTD(Mem{Base: tap, Index: RDX, Scale: 4}, tapV)
+	}
+	for v := range acc {
+		VMOVUPS_Z(Mem{Base: b, Index: RAX, Scale: 4, Disp: 64 * v}, masks[v], val[v])
+		if !argmax {
+			VMAXPS(acc[v], val[v], acc[v]) // acc = val > acc ? val : acc
+			continue
+		}
+		gt := []Register{K5, K6, K7, K5}[v]
+		VCMPPS(U8(0x1e), acc[v], val[v], gt) // val > acc (ordered)
+		VMOVAPS(val[v], gt, acc[v])
+		VPADDD(tapV, baseV[v], cand[v])
+		VMOVDQA32(cand[v], gt, accIdx[v])
+	}
+	INCQ(RDX)
+	CMPQ(RDX, RCX)
+	JL(LabelRef(name + "_k"))
+	for v := range acc {
+		VMOVUPS(acc[v], masks[v], Mem{Base: c, Disp: 64 * v})
+		if argmax {
+			VMOVDQU32(accIdx[v], masks[v], Mem{Base: idx, Disp: 64 * v})
+		}
+	}
+	ADDQ(U32(256), b)
+	ADDQ(U32(256), c)
+	if argmax {
+		ADDQ(U32(256), base)
+		ADDQ(U32(256), idx)
+	}
+	SUBQ(U8(64), n)
+	JMP(LabelRef(name + "_chunk"))
+	Label(name + "_done")
 	VZEROUPPER()
 	RET()
 }
