@@ -79,10 +79,8 @@ func (w *poolWindows) release() { putInts(w.buf) }
 // x is [N][C][H][W] and y is [N][C][OH][OW]. When argmax is not nil
 // ([N][C][OH][OW]) it receives the index h·W + w, within the input plane,
 // of the selected element; ties pick the first maximum in row-major window
-// order, and a NaN is selected only as the window's first element (ONNX
-// Runtime's rule). Without argmax, a NaN anywhere in a window makes its
-// output NaN. A window with no input element yields -math.MaxFloat32 (and
-// index -1).
+// order. A window with no input element yields -math.MaxFloat32 (and
+// index -1). Which element a window holding NaNs yields is unspecified.
 func MaxPool2D(p PoolParams, x, y []float32, argmax []int32) {
 	p = p.normalized()
 	win := newPoolWindows(&p)
