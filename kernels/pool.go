@@ -238,51 +238,29 @@ func MaxPool2DBackward(p PoolParams, dy []float32, argmax []int32, dx []float32,
 	})
 }
 
-// avgDivisor returns the number AvgPool2D divides the sum of window
-// (oh, ow) by, or 0 when the window holds no input element.
-func avgDivisor(p *PoolParams, win *poolWindows, oh, ow int) float32 {
-	rows, cols := win.rowHi[oh]-win.rowLo[oh], win.colHi[ow]-win.colLo[ow]
-	if rows <= 0 || cols <= 0 {
-		return 0
-	}
-	if p.CountIncludePad {
-		// The window clipped to the padded input, ONNX Runtime style.
-		return float32(win.rowPadded[oh] * win.colPadded[ow])
-	}
-	return float32(rows * cols)
-}
-
 // AvgPool2D computes y = the average of each window of x (see
 // PoolParams.CountIncludePad for the divisor). A window with no input
 // element yields 0. x is [N][C][H][W] and y is [N][C][OH][OW].
+//
+// The window sums are a convolution of every plane with unit weights.
 func AvgPool2D(p PoolParams, x, y []float32) {
 	p = p.normalized()
-	win := newPoolWindows(&p)
-	defer win.release()
-	inPlane, outPlane := p.H*p.W, p.OH*p.OW
-	planes := p.N * p.C
-	parallelRange(threads(planes*outPlane*p.KH*p.KW), planes, planes*(inPlane+outPlane), func(lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			xs, ys := x[pl*inPlane:(pl+1)*inPlane], y[pl*outPlane:(pl+1)*outPlane]
-			for oh := range p.OH {
-				hs, khLo, khHi := win.rowStart[oh], win.rowLo[oh], win.rowHi[oh]
-				for ow := range p.OW {
-					ws, kwLo, kwHi := win.colStart[ow], win.colLo[ow], win.colHi[ow]
-					var s float32
-					for kh := khLo; kh < khHi; kh++ {
-						row := xs[(hs+kh*p.DilH)*p.W+ws+kwLo*p.DilW:]
-						for t := range kwHi - kwLo {
-							s += row[t*p.DilW]
-						}
-					}
-					if div := avgDivisor(&p, win, oh, ow); div != 0 {
-						s /= div
-					}
-					ys[oh*p.OW+ow] = s
-				}
+	if p.N*p.C == 0 || p.OH <= 0 || p.OW <= 0 {
+		return
+	}
+	cp, ones := p.unitConv()
+	Conv2D(cp, x, ones, nil, y)
+	div := p.divisors()
+	defer putFloats(div)
+	outPlane := p.OH * p.OW
+	for pl := range p.N * p.C {
+		ys := y[pl*outPlane : (pl+1)*outPlane]
+		for o, d := range (*div)[:outPlane] {
+			if d != 0 {
+				ys[o] /= d
 			}
 		}
-	})
+	}
 }
 
 // AvgPool2DBackward adds to dx the vector-Jacobian product of AvgPool2D:
@@ -290,32 +268,65 @@ func AvgPool2D(p PoolParams, x, y []float32) {
 // element of the window. dy is [N][C][OH][OW] and dx is [N][C][H][W].
 func AvgPool2DBackward(p PoolParams, dy, dx []float32) {
 	p = p.normalized()
-	win := newPoolWindows(&p)
-	defer win.release()
-	inPlane, outPlane := p.H*p.W, p.OH*p.OW
-	planes := p.N * p.C
-	parallelRange(threads(planes*outPlane*p.KH*p.KW), planes, planes*(inPlane+outPlane), func(lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			ds, xs := dy[pl*outPlane:(pl+1)*outPlane], dx[pl*inPlane:(pl+1)*inPlane]
-			for oh := range p.OH {
-				hs, khLo, khHi := win.rowStart[oh], win.rowLo[oh], win.rowHi[oh]
-				for ow := range p.OW {
-					div := avgDivisor(&p, win, oh, ow)
-					if div == 0 {
-						continue
-					}
-					ws, kwLo, kwHi := win.colStart[ow], win.colLo[ow], win.colHi[ow]
-					g := ds[oh*p.OW+ow] / div
-					for kh := khLo; kh < khHi; kh++ {
-						row := xs[(hs+kh*p.DilH)*p.W+ws+kwLo*p.DilW:]
-						for t := range kwHi - kwLo {
-							row[t*p.DilW] += g
-						}
-					}
-				}
+	if p.N*p.C == 0 || p.OH <= 0 || p.OW <= 0 {
+		return
+	}
+	cp, ones := p.unitConv()
+	div := p.divisors()
+	defer putFloats(div)
+	outPlane := p.OH * p.OW
+	scaledP := getFloats(p.N * p.C * outPlane)
+	defer putFloats(scaledP)
+	scaled := *scaledP
+	for pl := range p.N * p.C {
+		src, dst := dy[pl*outPlane:(pl+1)*outPlane], scaled[pl*outPlane:(pl+1)*outPlane]
+		for o, d := range (*div)[:outPlane] {
+			if d != 0 {
+				dst[o] = src[o] / d
+			} else {
+				dst[o] = 0
 			}
 		}
-	})
+	}
+	Conv2DBackwardData(cp, scaled, ones, dx)
+}
+
+// unitConv returns the convolution that sums p's windows: every plane of
+// x as a one-channel image, and its all-ones weights.
+func (p *PoolParams) unitConv() (ConvParams, []float32) {
+	ones := make([]float32, p.KH*p.KW)
+	for i := range ones {
+		ones[i] = 1
+	}
+	return ConvParams{N: p.N * p.C, C: 1, H: p.H, W: p.W, M: 1, KH: p.KH, KW: p.KW, OH: p.OH, OW: p.OW,
+		StrideH: p.StrideH, StrideW: p.StrideW, DilH: p.DilH, DilW: p.DilW,
+		PadT: p.PadT, PadL: p.PadL, PadB: p.PadB, PadR: p.PadR, Group: 1}, ones
+}
+
+// divisors returns, per output position, the number AvgPool2D divides the
+// window sum by (0 for windows with no input element): the window's input
+// elements, or with CountIncludePad its taps inside the padded input
+// (H+PadB, W+PadR), as ONNX Runtime does.
+func (p *PoolParams) divisors() *[]float32 {
+	win := newPoolWindows(p)
+	defer win.release()
+	divP := getFloats(p.OH * p.OW)
+	div := *divP
+	for oh := range p.OH {
+		for ow := range p.OW {
+			rows, cols := win.rowHi[oh]-win.rowLo[oh], win.colHi[ow]-win.colLo[ow]
+			d := 0
+			switch {
+			case rows <= 0 || cols <= 0:
+			case p.CountIncludePad:
+				d = win.rowPadded[oh] * win.colPadded[ow]
+			default:
+				d = rows * cols
+			}
+			div[oh*p.OW+ow] = float32(d)
+		}
+	}
+	return divP
 }
 
 // GlobalAvgPool sets y[i] to the mean of x[i·hw : (i+1)·hw] for each of the

@@ -137,6 +137,10 @@ func absAll(v []float64) []float64 {
 }
 
 func TestAvgPool2D(t *testing.T) {
+	forEachKernels(t, testAvgPool2D)
+}
+
+func testAvgPool2D(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, p := range poolCases(r) {
 		x := randSlice(r, p.N*p.C*p.H*p.W)
