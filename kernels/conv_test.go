@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -234,4 +235,59 @@ func TestArgumentChecks(t *testing.T) {
 		t.Errorf("C=0: y = %v", y0)
 	}
 	Conv2DBackwardData(e, y0, nil, nil)
+}
+
+// TestParallelPaths uses shapes large enough to be split across goroutines
+// (GEMM tasks, per-channel ranges, groups spread over workers).
+func TestParallelPaths(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs GOMAXPROCS ≥ 2")
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, p := range []ConvParams{
+		convP(16, 20, 32, 3, 1, 1, 1),  // GEMM split, in-place weights backward
+		convP(24, 21, 40, 3, 2, 1, 1),  // strided: phases, gathered weights
+		convP(64, 20, 64, 3, 1, 1, 64), // depthwise: groups over workers
+		convP(48, 9, 256, 3, 1, 1, 1),  // deep and small: col2im-free stride 1
+		convP(128, 8, 64, 3, 2, 1, 1),  // deep and strided: col2im
+	} {
+		p.N = 2
+		x := randSlice(r, p.N*p.C*p.H*p.W)
+		w := randSlice(r, p.M*(p.C/p.Group)*p.KH*p.KW)
+		bias := randSlice(r, p.M)
+		want, scale := naiveConv(p, x, w, bias)
+		y := make([]float32, len(want))
+		Conv2D(p, x, w, bias, y)
+		checkClose(t, "forward "+convName(p), y, want, scale, 1e-5)
+		dx := randSlice(r, len(x))
+		wantDx, scaleDx := naiveConvBackwardData(p, y, w, dx)
+		Conv2DBackwardData(p, y, w, dx)
+		checkClose(t, "backward "+convName(p), dx, wantDx, scaleDx, 1e-5)
+	}
+	pp := PoolParams{N: 2, C: 32, H: 60, W: 60, KH: 3, KW: 3, OH: 30, OW: 30, StrideH: 2, StrideW: 2,
+		DilH: 1, DilW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1}
+	xp := randSlice(r, pp.N*pp.C*pp.H*pp.W)
+	yp := make([]float32, pp.N*pp.C*pp.OH*pp.OW)
+	am := make([]int32, len(yp))
+	MaxPool2D(pp, xp, yp, am)
+	win, _ := naivePoolWindows(pp)
+	for pl := range pp.N * pp.C {
+		for o, idx := range win {
+			best, at := float32(math.Inf(-1)), -1
+			for _, i := range idx {
+				if v := xp[pl*pp.H*pp.W+i]; at < 0 || v > best {
+					best, at = v, i
+				}
+			}
+			if k := pl*pp.OH*pp.OW + o; yp[k] != best || am[k] != int32(at) {
+				t.Fatalf("max pool plane %d out %d = %g@%d, want %g@%d", pl, o, yp[k], am[k], best, at)
+			}
+		}
+	}
+
+	m, n, k := 150, 200, 300
+	a, b, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
+	want, scale := naiveSgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+	Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+	checkClose(t, "sgemm", c, want, scale, 1e-5)
 }
