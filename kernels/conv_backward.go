@@ -11,9 +11,12 @@ import "math"
 // [N][M][OH][OW], w is [M][C/Group][KH][KW] and dx is [N][C][H][W]. N is
 // whatever batch dy and dx have (the product is linear in dy).
 //
-// It runs as an implicit GEMM per output stride phase: dx positions with
+// Unit-stride convolutions (and strided ones with one input channel per
+// group) run as implicit GEMMs per output stride phase: dx positions with
 // the same (h mod StrideH, w mod StrideW) receive contributions from a
 // fixed subset of taps, each a constant shift of a zero-padded copy of dy.
+// Other strided convolutions multiply dy by the transposed weights and
+// scatter the resulting columns (col2im).
 //
 // It panics if p is inconsistent or a slice is too short.
 func Conv2DBackwardData(p ConvParams, dy, w, dx []float32) {
@@ -32,9 +35,9 @@ func Conv2DBackwardData(p ConvParams, dy, w, dx []float32) {
 	// With unit strides the single phase uses every tap in order, so the
 	// weights are read in place; otherwise each phase's taps are gathered.
 	weightsInPlace := p.StrideH == 1 && p.StrideW == 1
-	if !weightsInPlace && p.N*outPlane < 2*mg && cg > 1 {
-		// Few output positions per weight: a GEMM with the weights read in
-		// place plus col2im beats gathering the weights per phase.
+	if !weightsInPlace && cg > 1 {
+		// Strided: a GEMM with the weights read in place (transposed) plus
+		// col2im beats gathering the weights per phase.
 		forEachGroup(p.N, p.Group, 2*wPer*outPlane, func(n, g, workers int, s *scratch) {
 			dyg, wg, dxg := group(n, g)
 			backwardCol2im(&p, dyg, wg, dxg, workers, s)
@@ -96,22 +99,12 @@ func col2imTap(p *ConvParams, dst, src []float32, dh, dw int) {
 	sh, sw := p.StrideH, p.StrideW
 	owLo := max(0, floorDiv(-dw+sw-1, sw))
 	owHi := min(p.OW, floorDiv(p.W-1-dw, sw)+1)
-	if owLo >= owHi {
+	ohLo := max(0, floorDiv(-dh+sh-1, sh))
+	ohHi := min(p.OH, floorDiv(p.H-1-dh, sh)+1)
+	if owLo >= owHi || ohLo >= ohHi {
 		return
 	}
-	for oh := range p.OH {
-		ih := oh*sh + dh
-		if ih < 0 || ih >= p.H {
-			continue
-		}
-		s := src[oh*p.OW+owLo : oh*p.OW+owHi]
-		d := dst[ih*p.W+owLo*sw+dw:]
-		if sw == 1 {
-			addTo(d[:len(s)], s)
-			continue
-		}
-		scatterAddStrided(d, s, sw)
-	}
+	scatterPlane(dst[(ohLo*sh+dh)*p.W+owLo*sw+dw:], ohHi-ohLo, owHi-owLo, sh*p.W, sw, src[ohLo*p.OW+owLo:], p.OW, true)
 }
 
 // backwardPhase is the implicit GEMM of one output stride phase.
