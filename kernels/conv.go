@@ -164,8 +164,13 @@ func (s *scratch) planes(owner any, n int, pad float32) []float32 {
 		return *s.bufs[0]
 	}
 	buf := s.get(0, n)
-	for i := range buf {
-		buf[i] = pad
+	if pad == 0 {
+		clear(buf)
+	} else if n > 0 {
+		buf[0] = pad
+		for filled := 1; filled < n; filled *= 2 {
+			copy(buf[filled:], buf[:filled])
+		}
 	}
 	s.planesOwner = owner
 	return buf
