@@ -310,14 +310,16 @@ var (
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // tileGo is the portable tile kernel: up to goRows rows, any cols ≤ goCols.
+// It keeps 4×4 blocks of C (four-row tiles) or four columns of one row in
+// registers.
 func tileGo(trans bool, rows, kOuter, kInner int, a *float32, lda, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32) {
 	k := kOuter * kInner
-	// index of A(r, p)
-	at := func(r, p int) int { return r*lda + p/kInner*(kInner+aJump) + p%kInner }
+	// A(r, p) = as[r*rowStep + aOff(p)], walking p as (outer run, inner step).
+	rowStep, runStep, innerStep := lda, kInner+aJump, 1
 	if trans {
-		at = func(r, p int) int { return p*lda + r }
+		rowStep, runStep, innerStep = 1, kInner*lda, lda
 	}
-	as := unsafe.Slice(a, at(rows-1, k-1)+1)
+	as := unsafe.Slice(a, (rows-1)*rowStep+(kOuter-1)*runStep+(kInner-1)*innerStep+1)
 	os := unsafe.Slice(offs, k)
 	maxOff := 0
 	for _, o := range os {
@@ -325,32 +327,101 @@ func tileGo(trans bool, rows, kOuter, kInner int, a *float32, lda, aJump int, b 
 	}
 	bs := unsafe.Slice(b, maxOff+cols)
 	cs := unsafe.Slice(c, (rows-1)*ldc+cols)
-	var acc [goRows][goCols]float32
+	var bv []float32
 	if bias != nil {
-		for r, bv := range unsafe.Slice(bias, rows) {
-			for j := range cols {
-				acc[r][j] = bv
-			}
-		}
+		bv = unsafe.Slice(bias, rows)
 	}
-	for p, o := range os {
-		brow := bs[o : o+cols]
-		for r := range rows {
-			av := as[at(r, p)]
-			ar := acc[r][:cols]
-			for j, bv := range brow {
-				ar[j] += av * bv
-			}
-		}
+	// With four rows the 4×4 blocks cover cols − cols%4 columns; the
+	// per-row loop below then starts at that column.
+	first := 0
+	if rows == 4 {
+		tileGo4(as, rowStep, runStep, innerStep, kOuter, kInner, bs, os, cs, ldc, cols, accumulate, bv)
+		first = cols - cols%4
 	}
 	for r := range rows {
-		dst := cs[r*ldc : r*ldc+cols]
-		if accumulate != 0 {
-			for j := range dst {
-				dst[j] += acc[r][j]
+		var init float32
+		if bv != nil {
+			init = bv[r]
+		}
+		ar := as[r*rowStep:]
+		cr := cs[r*ldc : r*ldc+cols]
+		j0 := first
+		for ; j0+4 <= cols; j0 += 4 {
+			s0, s1, s2, s3 := init, init, init, init
+			p := 0
+			for o := range kOuter {
+				aOff := o * runStep
+				for range kInner {
+					av := ar[aOff]
+					aOff += innerStep
+					brow := bs[os[p]+j0 : os[p]+j0+4]
+					p++
+					s0 += av * brow[0]
+					s1 += av * brow[1]
+					s2 += av * brow[2]
+					s3 += av * brow[3]
+				}
 			}
-		} else {
-			copy(dst, acc[r][:cols])
+			store := cr[j0 : j0+4]
+			if accumulate != 0 {
+				s0, s1, s2, s3 = s0+store[0], s1+store[1], s2+store[2], s3+store[3]
+			}
+			store[0], store[1], store[2], store[3] = s0, s1, s2, s3
+		}
+		for ; j0 < cols; j0++ {
+			sum := init
+			p := 0
+			for o := range kOuter {
+				aOff := o * runStep
+				for range kInner {
+					sum += ar[aOff] * bs[os[p]+j0]
+					aOff += innerStep
+					p++
+				}
+			}
+			if accumulate != 0 {
+				sum += cr[j0]
+			}
+			cr[j0] = sum
+		}
+	}
+}
+
+// tileGo4 is tileGo for four rows and the first cols − cols%4 columns; it
+// keeps a 4×4 block of C in registers.
+func tileGo4(as []float32, rowStep, runStep, innerStep, kOuter, kInner int, bs []float32, os []int, cs []float32, ldc, cols, accumulate int, bv []float32) {
+	var i0, i1, i2, i3 float32
+	if bv != nil {
+		i0, i1, i2, i3 = bv[0], bv[1], bv[2], bv[3]
+	}
+	for j0 := 0; j0+4 <= cols; j0 += 4 {
+		c00, c01, c02, c03 := i0, i0, i0, i0
+		c10, c11, c12, c13 := i1, i1, i1, i1
+		c20, c21, c22, c23 := i2, i2, i2, i2
+		c30, c31, c32, c33 := i3, i3, i3, i3
+		p := 0
+		for o := range kOuter {
+			aOff := o * runStep
+			for range kInner {
+				br := bs[os[p]+j0 : os[p]+j0+4]
+				p++
+				b0, b1, b2, b3 := br[0], br[1], br[2], br[3]
+				a0, a1, a2, a3 := as[aOff], as[aOff+rowStep], as[aOff+2*rowStep], as[aOff+3*rowStep]
+				aOff += innerStep
+				c00, c01, c02, c03 = c00+a0*b0, c01+a0*b1, c02+a0*b2, c03+a0*b3
+				c10, c11, c12, c13 = c10+a1*b0, c11+a1*b1, c12+a1*b2, c13+a1*b3
+				c20, c21, c22, c23 = c20+a2*b0, c21+a2*b1, c22+a2*b2, c23+a2*b3
+				c30, c31, c32, c33 = c30+a3*b0, c31+a3*b1, c32+a3*b2, c33+a3*b3
+			}
+		}
+		for r, row := range [4][4]float32{{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}} {
+			dst := cs[r*ldc+j0 : r*ldc+j0+4]
+			for j, v := range row {
+				if accumulate != 0 {
+					v += dst[j]
+				}
+				dst[j] = v
+			}
 		}
 	}
 }
