@@ -122,6 +122,20 @@ func TestBadInput(t *testing.T) {
 		m.OpsetImport[0].Version = proto.Int64(5)
 		expectError(t, marshal(t, m), "", "opset 5")
 	})
+	t.Run("ir version", func(t *testing.T) {
+		for _, v := range []int64{2, 11} {
+			m := model([]*onnxpb.NodeProto{node("Relu", "r", []string{"x"}, "y")})
+			m.IrVersion = proto.Int64(v)
+			expectError(t, marshal(t, m), "", "IR version")
+		}
+		for _, v := range []int64{3, 10} {
+			m := model([]*onnxpb.NodeProto{node("Relu", "r", []string{"x"}, "y")})
+			m.IrVersion = proto.Int64(v)
+			if _, err := importer.Decode(marshal(t, m), "", nil); err != nil {
+				t.Errorf("IR version %d rejected: %v", v, err)
+			}
+		}
+	})
 	t.Run("other domain", func(t *testing.T) {
 		n := node("FusedConv", "fc", []string{"x"}, "y")
 		n.Domain = proto.String("com.microsoft")
