@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 )
@@ -261,6 +262,13 @@ func (g *Graph) runNodes(nodes []*Node, acts Activations, opts RunOptions) error
 			lastUse[k] = len(nodes)
 		}
 	}
+	var free *recycler
+	if !opts.KeepAll {
+		free = newRecycler()
+		for _, name := range g.Inputs {
+			free.pin(acts[name]) // the caller's tensors are never reused
+		}
+	}
 	for i, n := range nodes {
 		in := make([]*Tensor, len(n.Inputs))
 		shapes := make([][]int, len(n.Inputs))
@@ -280,7 +288,7 @@ func (g *Graph) runNodes(nodes []*Node, acts Activations, opts RunOptions) error
 			if _, err := CheckedElements(s); err != nil {
 				return fmt.Errorf("node %q (%s): %w", n.Name, n.Op.Type(), err)
 			}
-			out[j] = New(s...)
+			out[j] = free.get(s)
 		}
 		if err := n.Op.Forward(in, out); err != nil {
 			return fmt.Errorf("node %q (%s): %w", n.Name, n.Op.Type(), err)
@@ -290,11 +298,59 @@ func (g *Graph) runNodes(nodes []*Node, acts Activations, opts RunOptions) error
 		}
 		if lastUse != nil {
 			for _, name := range n.Inputs {
-				if lastUse[name] == i {
+				if t, ok := acts[name]; ok && lastUse[name] == i {
 					delete(acts, name)
+					free.put(t)
 				}
 			}
 		}
 	}
 	return nil
+}
+
+// recycler hands the buffers of tensors a forward pass has freed to later
+// outputs of the same size, sparing the allocation and the zeroing (every
+// operator overwrites its outputs). A nil recycler allocates.
+type recycler struct {
+	free   map[int][][]float32
+	pinned map[*float32]bool // buffers owned by the caller
+}
+
+func newRecycler() *recycler {
+	return &recycler{free: map[int][][]float32{}, pinned: map[*float32]bool{}}
+}
+
+// poisonRecycled makes get fill reused buffers with NaN, so that a test
+// catches an operator that leaves part of its output unwritten.
+var poisonRecycled bool
+
+func (r *recycler) get(shape []int) *Tensor {
+	n := NumElements(shape)
+	if r == nil || len(r.free[n]) == 0 {
+		return New(shape...)
+	}
+	bufs := r.free[n]
+	data := bufs[len(bufs)-1]
+	r.free[n] = bufs[:len(bufs)-1]
+	if poisonRecycled {
+		for i := range data {
+			data[i] = float32(math.NaN())
+		}
+	}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: data}
+}
+
+// put offers t's buffer for reuse unless the caller owns it.
+func (r *recycler) put(t *Tensor) {
+	if r == nil || len(t.Data) == 0 || r.pinned[&t.Data[0]] {
+		return
+	}
+	r.free[len(t.Data)] = append(r.free[len(t.Data)], t.Data)
+}
+
+// pin keeps t's buffer out of reuse.
+func (r *recycler) pin(t *Tensor) {
+	if t != nil && len(t.Data) > 0 {
+		r.pinned[&t.Data[0]] = true
+	}
 }

@@ -1,0 +1,4 @@
+package graph
+
+// PoisonRecycled lets the external tests fill reused buffers with NaN.
+var PoisonRecycled = &poisonRecycled
