@@ -647,11 +647,17 @@ func (a *auditor) writeInfo(status string, elapsed time.Duration) error {
 	return writeFileAtomic(filepath.Join(a.cfg.Out, AuditFile), append(data, '\n'))
 }
 
-// writeFileAtomic writes through a temporary file and a rename.
+// writeFileAtomic writes a file readable by all (0644) through a temporary
+// file and a rename.
 func writeFileAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("audit: %s: %w", path, err)
 	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
