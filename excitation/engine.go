@@ -122,7 +122,7 @@ func (l *Lowered) Backward(req Request) (*Result, error) {
 	if rows%l.Images != 0 || !graph.SameShape(req.Seeds.Shape[1:], seedY.Shape[1:]) {
 		return nil, fmt.Errorf("seeds of shape %v do not fit tensor %q of shape %v", req.Seeds.Shape, req.SeedTensor, seedY.Shape)
 	}
-	w := &walk{l: l, req: req, perImage: rows / l.Images, keep: map[string]bool{}}
+	w := &walk{l: l, req: req, perImage: rows / l.Images, keep: map[string]bool{}, buffers: pool{}}
 	for _, name := range append(append([]string(nil), l.G.Inputs...), req.Read...) {
 		w.keep[name] = true
 	}
@@ -173,6 +173,40 @@ type walk struct {
 	negNode  *graph.Node
 	s, d     map[string]*Vec
 	sC, dC   []float64
+	buffers  pool
+}
+
+// release drops the vector at tensor name and offers its buffer for reuse.
+func (w *walk) release(acc map[string]*Vec, name string) {
+	if v, ok := acc[name]; ok {
+		delete(acc, name)
+		w.buffers.put(v.T)
+	}
+}
+
+// pool recycles the buffers of backward vectors that are no longer needed,
+// by size, sparing allocations and page faults on every node.
+type pool map[int][][]float32
+
+// get returns a tensor of the given shape with unspecified contents.
+func (p pool) get(shape []int) *graph.Tensor {
+	n := graph.NumElements(shape)
+	if bufs := p[n]; len(bufs) > 0 {
+		p[n] = bufs[:len(bufs)-1]
+		return &graph.Tensor{Shape: append([]int(nil), shape...), Data: bufs[len(bufs)-1]}
+	}
+	return graph.New(shape...)
+}
+
+// zeroed returns a zero tensor of the given shape.
+func (p pool) zeroed(shape []int) *graph.Tensor {
+	t := p.get(shape)
+	clear(t.Data)
+	return t
+}
+
+func (p pool) put(t *graph.Tensor) {
+	p[len(t.Data)] = append(p[len(t.Data)], t.Data)
 }
 
 func (w *walk) node(n *graph.Node) error {
@@ -233,9 +267,9 @@ func (w *walk) node(n *graph.Node) error {
 	}
 	for _, o := range n.Outputs {
 		if !w.keep[o] {
-			delete(w.s, o)
+			w.release(w.s, o)
 			if w.d != nil {
-				delete(w.d, o)
+				w.release(w.d, o)
 			}
 		}
 	}
@@ -293,15 +327,22 @@ func (w *walk) product(n *graph.Node, ln *lowNode, mode graph.Mode, x, y []*grap
 		scale = v.Log2Scale
 		dyT[o] = v.T
 		if signs != nil {
-			dyT[o] = multiplyRows(v.T, signs[o], w.perImage)
+			dyT[o] = multiplyRows(w.buffers.get(v.T.Shape), v.T, signs[o], w.perImage)
 		}
 	}
 	dx := make([]*graph.Tensor, len(x))
 	for i, t := range x {
-		dx[i] = graph.New(append([]int{dy0(dy).Rows()}, t.Shape[1:]...)...)
+		dx[i] = w.buffers.zeroed(append([]int{dy0(dy).Rows()}, t.Shape[1:]...))
 	}
 	if err := ln.bp.Backward(mode, x, y, dyT, dx); err != nil {
 		return nil, fmt.Errorf("node %q (%s) backward (%s): %w", n.Name, n.Op.Type(), mode, err)
+	}
+	if signs != nil {
+		for o, t := range dyT {
+			if t != nil && dy[o] != nil && t != dy[o].T {
+				w.buffers.put(t)
+			}
+		}
 	}
 	out := make([]*Vec, len(dx))
 	for i, t := range dx {
@@ -345,6 +386,11 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 	if !positive {
 		sign = -1
 	}
+	defer func() {
+		for _, v := range b {
+			w.buffers.put(v.T)
+		}
+	}()
 	for i := range a {
 		per := len(x[i].Data) / x[i].Batch()
 		ad, bd := a[i].T.Data, b[i].T.Data
@@ -364,10 +410,9 @@ func imageRow(t *graph.Tensor, img, per int) []float32 {
 	return t.Data[img*per : (img+1)*per]
 }
 
-// multiplyRows returns v with row b multiplied element-wise by the signs of
-// image b/perImage.
-func multiplyRows(v *graph.Tensor, signs []float32, perImage int) *graph.Tensor {
-	out := graph.New(v.Shape...)
+// multiplyRows writes into out (v's shape) v with row b multiplied
+// element-wise by the signs of image b/perImage, and returns out.
+func multiplyRows(out, v *graph.Tensor, signs []float32, perImage int) *graph.Tensor {
 	per := len(v.Data) / v.Batch()
 	for r := range v.Batch() {
 		sr := signs[(r/perImage)*per : (r/perImage+1)*per]
@@ -413,6 +458,7 @@ func (w *walk) accumulate(acc map[string]*Vec, n *graph.Node, dx []*Vec, scaled 
 		}
 		if prev, ok := acc[name]; ok {
 			prev.add(v)
+			w.buffers.put(v.T)
 		} else {
 			acc[name] = v
 		}
