@@ -57,7 +57,9 @@
 // uninterrupted one. Every line carries a fingerprint of the settings that
 // change its numbers (model file, data set, preprocessing, space, target
 // rule, IOM's k, the CAM layer, the metric protocol); resuming with other
-// settings is an error.
+// settings is an error. The methods and Limit are not part of the
+// fingerprint: a resumed audit may add methods or images, or lower Limit to
+// get the table of the first images computed so far.
 //
 // # Workers
 //
