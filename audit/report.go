@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html"
-	"image"
 	"math"
 	"os"
 	"strings"
@@ -24,33 +23,13 @@ func colour(i int) string { return palette[i%len(palette)] }
 // minTile is the smallest side a picture is enlarged to for the report.
 const minTile = 112
 
-// enlarge scales small pictures up by an integer factor (nearest
-// neighbour) so that MNIST-sized maps can be seen.
-func enlarge(img *image.RGBA) *image.RGBA {
-	b := img.Bounds()
-	f := 1
-	for min(b.Dx(), b.Dy())*f < minTile {
-		f++
-	}
-	if f == 1 {
-		return img
-	}
-	out := image.NewRGBA(image.Rect(0, 0, b.Dx()*f, b.Dy()*f))
-	for y := range b.Dy() * f {
-		for x := range b.Dx() * f {
-			out.SetRGBA(x, y, img.RGBAAt(b.Min.X+x/f, b.Min.Y+y/f))
-		}
-	}
-	return out
-}
-
 // savePhoto writes the photo the model saw.
 func savePhoto(path string, photo render.Map) error {
 	img, err := render.Photo(photo)
 	if err != nil {
 		return err
 	}
-	return render.SavePNG(path, enlarge(img))
+	return render.SavePNG(path, render.Enlarge(img, minTile))
 }
 
 // saveView writes a map over the photo: the paper's |map| colour view for
@@ -65,7 +44,7 @@ func saveView(path string, photo render.Map, m saliency.Map, iomView bool) error
 	if err != nil {
 		return err
 	}
-	return render.SavePNG(path, enlarge(img))
+	return render.SavePNG(path, render.Enlarge(img, minTile))
 }
 
 // report renders report.html.

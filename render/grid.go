@@ -81,3 +81,23 @@ func fitTitle(s string, width int) string {
 	}
 	return string(r[:n-len(ellipsis)]) + ellipsis
 }
+
+// Enlarge scales img up by the smallest integer factor that makes its
+// shorter side at least minSide pixels, with nearest-neighbour sampling
+// (small inputs such as MNIST digits stay crisp); larger images are returned
+// as they are.
+func Enlarge(img *image.RGBA, minSide int) *image.RGBA {
+	b := img.Bounds()
+	short := min(b.Dx(), b.Dy())
+	if short <= 0 || short >= minSide {
+		return img
+	}
+	f := (minSide + short - 1) / short
+	out := image.NewRGBA(image.Rect(0, 0, b.Dx()*f, b.Dy()*f))
+	for y := range b.Dy() * f {
+		for x := range b.Dx() * f {
+			out.SetRGBA(x, y, img.RGBAAt(b.Min.X+x/f, b.Min.Y+y/f))
+		}
+	}
+	return out
+}

@@ -3,6 +3,8 @@ package render
 import (
 	"bytes"
 	"encoding/json"
+	"image"
+	"image/color"
 	"os"
 	"path/filepath"
 	"testing"
@@ -117,5 +119,20 @@ func TestJetMultiChannelAndZero(t *testing.T) {
 	}
 	if got := img.Pix[0:3]; !bytes.Equal(got, []byte{0, 0, 255}) {
 		t.Errorf("zero map pixel = %v, want 0 0 255", got)
+	}
+}
+
+func TestEnlarge(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 3, 2))
+	img.SetRGBA(2, 1, color.RGBA{R: 200, A: 255})
+	big := Enlarge(img, 5) // shorter side 2 → factor 3
+	if b := big.Bounds(); b.Dx() != 9 || b.Dy() != 6 {
+		t.Fatalf("size %v, want 9×6", b)
+	}
+	if big.RGBAAt(8, 5).R != 200 || big.RGBAAt(6, 3).R != 200 || big.RGBAAt(5, 5).R != 0 {
+		t.Error("nearest-neighbour blocks are wrong")
+	}
+	if Enlarge(img, 2) != img {
+		t.Error("an image already large enough was copied")
 	}
 }

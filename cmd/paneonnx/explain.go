@@ -224,7 +224,7 @@ func explain(cmd *cli.Command, m *importer.Model, paths []string) error {
 		if err != nil {
 			return err
 		}
-		tiles := append([]render.Tile{{Title: targets[b].name, Img: upscale(ph)}}, views[b]...)
+		tiles := append([]render.Tile{{Title: targets[b].name, Img: render.Enlarge(ph, displaySide)}}, views[b]...)
 		grid, err := render.Grid(tiles, min(len(tiles), 6))
 		if err != nil {
 			return err
@@ -285,6 +285,9 @@ func parseMethodList(s string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// displaySide is the shorter side small pictures are enlarged to.
+const displaySide = 224
 
 // displayOrder lists the methods in the order "all" shows them: the
 // excitation maps, then the paper's baselines in its Table 1 order.
@@ -518,7 +521,7 @@ func writeMaps(base string, mp saliency.Map, photo render.Map) (map[string]strin
 		if err != nil {
 			return nil, nil, err
 		}
-		big := upscale(img)
+		big := render.Enlarge(img, displaySide)
 		if err := render.SavePNG(base+v.suffix, big); err != nil {
 			return nil, nil, err
 		}
@@ -529,26 +532,6 @@ func writeMaps(base string, mp saliency.Map, photo render.Map) (map[string]strin
 		}
 	}
 	return files, main, nil
-}
-
-// upscale enlarges small pictures (MNIST, CIFAR) by an integer factor with
-// nearest-neighbour sampling so that they can be looked at.
-func upscale(img *image.RGBA) *image.RGBA {
-	b := img.Bounds()
-	f := 1
-	for min(b.Dx(), b.Dy())*(f+1) <= 224 {
-		f++
-	}
-	if f == 1 {
-		return img
-	}
-	out := image.NewRGBA(image.Rect(0, 0, b.Dx()*f, b.Dy()*f))
-	for y := range b.Dy() * f {
-		for x := range b.Dx() * f {
-			out.SetRGBA(x, y, img.RGBAAt(b.Min.X+x/f, b.Min.Y+y/f))
-		}
-	}
-	return out
 }
 
 // sanitize makes a string safe as part of a file name.
