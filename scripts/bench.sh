@@ -13,7 +13,7 @@ scripts/install-ort.sh >/dev/null
 
 echo "paneonnx benchmarks..." >&2
 go test ./excitation/ -run '^$' -bench 'Explain' -benchtime "$count" | tee "$out/go.txt" >&2
-go test ./cam/ -run '^$' -bench 'CAM' -benchtime 3x 2>/dev/null | tee "$out/cam.txt" >&2 || true
+go test ./cam/ -run '^$' -bench 'CAM' -benchtime 1x 2>/dev/null | tee "$out/cam.txt" >&2 || true
 echo "ONNX Runtime..." >&2
 CGO_ENABLED=1 go test -tags ort ./internal/ortref/ -run '^$' -bench ORT -benchtime "$count" | tee "$out/ort.txt" >&2
 echo "PyTorch..." >&2
