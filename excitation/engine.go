@@ -8,6 +8,8 @@ package excitation
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/paneonnx/paneonnx/graph"
 )
@@ -397,9 +399,12 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 		for r := range a[i].Rows() {
 			xr := imageRow(x[i], r/w.perImage, per)
 			ar, br := ad[r*per:(r+1)*per], bd[r*per:(r+1)*per]
-			for k, xv := range xr {
-				ar[k] = 0.5 * (ar[k] + sign*signOf(xv)*br[k]) * nonZero(xv)
-			}
+			parallel(per, func(lo, hi int) {
+				for k := lo; k < hi; k++ {
+					xv := xr[k]
+					ar[k] = 0.5 * (ar[k] + sign*signOf(xv)*br[k]) * nonZero(xv)
+				}
+			})
 		}
 	}
 	return a, nil
@@ -417,9 +422,11 @@ func multiplyRows(out, v *graph.Tensor, signs []float32, perImage int) *graph.Te
 	for r := range v.Batch() {
 		sr := signs[(r/perImage)*per : (r/perImage+1)*per]
 		vr, or := v.Data[r*per:(r+1)*per], out.Data[r*per:(r+1)*per]
-		for k, s := range sr {
-			or[k] = vr[k] * s
-		}
+		parallel(per, func(lo, hi int) {
+			for k := lo; k < hi; k++ {
+				or[k] = vr[k] * sr[k]
+			}
+		})
 	}
 	return out
 }
@@ -521,4 +528,28 @@ func dotScaled(v *Vec, b int, x []float32) float64 {
 		dot += float64(e) * float64(x[k])
 	}
 	return math.Ldexp(dot, int(v.Log2Scale[b]))
+}
+
+// parallelGrain is the number of elements below which element-wise passes
+// stay on one goroutine.
+const parallelGrain = 1 << 15
+
+// parallel calls fn on chunks of [0, n), on several goroutines when n is
+// large enough to pay for them.
+func parallel(n int, fn func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/parallelGrain)
+	if workers < 2 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi)
+		}(lo, min(lo+chunk, n))
+	}
+	wg.Wait()
 }

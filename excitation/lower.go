@@ -104,16 +104,19 @@ func (l *Lowered) io(n *graph.Node) (x, y []*graph.Tensor, err error) {
 // of the difference on a 1.0.
 func signs(y, c *graph.Tensor) []float32 {
 	s := make([]float32, len(y.Data))
-	for i, v := range y.Data {
-		if c != nil {
-			v -= c.Data[i]
+	parallel(len(s), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := y.Data[i]
+			if c != nil {
+				v -= c.Data[i]
+			}
+			bits := math.Float32bits(v)
+			if v == 0 {
+				bits = 0
+			}
+			s[i] = math.Float32frombits(bits&signBit | one)
 		}
-		bits := math.Float32bits(v)
-		if v == 0 {
-			bits = 0
-		}
-		s[i] = math.Float32frombits(bits&signBit | one)
-	}
+	})
 	return s
 }
 
