@@ -160,7 +160,10 @@ type auditor struct {
 	written     int
 	mu          sync.Mutex
 	timings     timings
-	model       map[string]any
+	// pairTimes summarises Record.Seconds of results.jsonl by method (set
+	// when the table is made, so it covers resumed runs too).
+	pairTimes map[string]pairTime
+	model     map[string]any
 }
 
 func newAuditor(cfg Config) (*auditor, error) {
@@ -582,6 +585,13 @@ func (a *auditor) mapPath(i int, what string) string {
 	return filepath.Join(a.cfg.Out, mapsDir, fmt.Sprintf("%06d_%s.png", i, what))
 }
 
+// pairTime is the time one method's pairs took, over every run.
+type pairTime struct {
+	Pairs        int     `json:"pairs"`
+	TotalSeconds float64 `json:"total_seconds"`
+	MeanSeconds  float64 `json:"mean_seconds"`
+}
+
 // timings sums durations by name; safe for concurrent use.
 type timings struct {
 	mu sync.Mutex
@@ -637,7 +647,7 @@ func (a *auditor) writeInfo(status string, elapsed time.Duration) error {
 		"skipped": skipped,
 		"workers": a.cfg.Workers,
 		"timings_seconds": map[string]any{"elapsed_this_run": elapsed.Seconds(),
-			"summed_over_workers": a.timings.seconds()},
+			"summed_over_workers": a.timings.seconds(), "per_method_over_all_runs": a.pairTimes},
 		"command": strings.Join(os.Args, " "),
 	}
 	data, err := json.MarshalIndent(info, "", "  ")

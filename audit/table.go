@@ -132,6 +132,16 @@ func (a *auditor) buildTable(recs []Record) (*Table, error) {
 		t.Images = append(t.Images, ImageInfo{Index: i, Name: first.Image, Label: first.Label, Predicted: first.Predicted,
 			Target: first.Target, Y: first.Y})
 	}
+	a.pairTimes = map[string]pairTime{}
+	for _, i := range idx {
+		for n, r := range byImage[i] {
+			pt := a.pairTimes[n]
+			pt.Pairs++
+			pt.TotalSeconds += r.Seconds
+			pt.MeanSeconds = pt.TotalSeconds / float64(pt.Pairs)
+			a.pairTimes[n] = pt
+		}
+	}
 	sum, err := metrics.Aggregate(names, samples)
 	if err != nil {
 		return nil, err
