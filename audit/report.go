@@ -100,7 +100,7 @@ td.best{font-weight:bold;background:#e8f4e8}
 			if c := t.Completeness[n]; c != nil {
 				fmt.Fprintf(&b, "Over %d images the target logit = S·x + Σ S·c to a relative residual of at most %.1e; "+
 					"it splits into E+ + E− with a split residual of at most %.1e (median E+ = %.4g, median E− = %.4g, median E+/|logit| = %.4g). ",
-					c.Images, c.MaxResidual, c.MaxSplitResidual, c.MedianEPos, c.MedianENeg, c.MedianRelativeSplit)
+					c.Images, c.MaxResidual, c.MaxSplitResidual, c.MedianEPos, c.MedianENeg, c.MedianEPosOverLogit)
 				break
 			}
 		}

@@ -30,7 +30,7 @@ type Table struct {
 type CompletenessStats struct {
 	Images                                int
 	MaxResidual, MedianEPos, MedianENeg   float64
-	MaxSplitResidual, MedianRelativeSplit float64 // split residual; median E+/|logit|
+	MaxSplitResidual, MedianEPosOverLogit float64 // split residual; median E+/|logit|
 }
 
 // ImageInfo describes one audited image.
@@ -158,7 +158,7 @@ func (a *auditor) buildTable(recs []Record) (*Table, error) {
 				rel = append(rel, c.EPos/math.Abs(l))
 			}
 		}
-		st.MedianEPos, st.MedianENeg, st.MedianRelativeSplit = median(pos), median(neg), median(rel)
+		st.MedianEPos, st.MedianENeg, st.MedianEPosOverLogit = median(pos), median(neg), median(rel)
 		t.Completeness[n] = st
 	}
 	return t, nil
