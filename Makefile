@@ -7,12 +7,14 @@ PY ?= /usr/bin/python3
 build:
 	CGO_ENABLED=0 $(GO) build -o paneonnx ./cmd/paneonnx
 
-# The test suite: vet, every package, the pure-Go kernel fallback, and the
-# fuzz targets' seed corpora (run as ordinary tests).
+# The test suite: vet, every package, the pure-Go kernel fallback, the
+# audit's parallel workers under the race detector, and the fuzz targets'
+# seed corpora (run as ordinary tests).
 test:
 	$(GO) vet ./...
 	$(GO) test ./...
 	$(GO) test -tags purego ./kernels/
+	$(GO) test -race ./audit/
 
 # Regenerates docs/CONFORMANCE.md from the ONNX backend node tests.
 conformance:
