@@ -227,7 +227,7 @@ func (w *walk) node(n *graph.Node) error {
 		if w.req.Mode == Coef {
 			mode = graph.Coef
 		}
-		dx, err := w.product(n, ln, mode, x, y, dyS, nil)
+		dx, err := w.product(n, ln, mode, x, y, dyS, false)
 		if err != nil {
 			return err
 		}
@@ -243,20 +243,19 @@ func (w *walk) node(n *graph.Node) error {
 		dyD, _ := w.outputs(w.d, n)
 		w.offsets(ln, dyS, w.sC)
 		w.offsets(ln, dyD, w.dC)
-		signs := w.l.outputSigns(ln)
 		var sIn, dIn []*Vec
 		if ln.bp.Terms() != graph.MultiTerm {
-			if sIn, err = w.product(n, ln, graph.Coef, x, y, dyS, nil); err != nil {
+			if sIn, err = w.product(n, ln, graph.Coef, x, y, dyS, false); err != nil {
 				return err
 			}
-			if dIn, err = w.product(n, ln, graph.Coef, x, y, dyD, nil); err != nil {
+			if dIn, err = w.product(n, ln, graph.Coef, x, y, dyD, false); err != nil {
 				return err
 			}
 		} else {
-			if sIn, err = w.product(n, ln, graph.Coef, x, y, dyS, nil); err != nil {
+			if sIn, err = w.product(n, ln, graph.Coef, x, y, dyS, false); err != nil {
 				return err
 			}
-			if dIn, err = w.product(n, ln, graph.AbsCoef, x, y, dyD, signs); err != nil {
+			if dIn, err = w.product(n, ln, graph.AbsCoef, x, y, dyD, true); err != nil {
 				return err
 			}
 			for i := range sIn {
@@ -317,9 +316,9 @@ func alignRows(vs []*Vec) {
 }
 
 // product computes Mᵀ·dy for every input of n, with M chosen by mode; when
-// signs is non-nil each output vector is first multiplied by the output
+// signed is true each output vector is first multiplied by the output
 // signs s. The results carry the outputs' row scales.
-func (w *walk) product(n *graph.Node, ln *lowNode, mode graph.Mode, x, y []*graph.Tensor, dy []*Vec, signs [][]float32) ([]*Vec, error) {
+func (w *walk) product(n *graph.Node, ln *lowNode, mode graph.Mode, x, y []*graph.Tensor, dy []*Vec, signed bool) ([]*Vec, error) {
 	var scale []float64
 	dyT := make([]*graph.Tensor, len(dy))
 	for o, v := range dy {
@@ -328,8 +327,8 @@ func (w *walk) product(n *graph.Node, ln *lowNode, mode graph.Mode, x, y []*grap
 		}
 		scale = v.Log2Scale
 		dyT[o] = v.T
-		if signs != nil {
-			dyT[o] = multiplyRows(w.buffers.get(v.T.Shape), v.T, signs[o], w.perImage)
+		if signed {
+			dyT[o] = w.signed(ln, o, y[o], v.T)
 		}
 	}
 	dx := make([]*graph.Tensor, len(x))
@@ -339,7 +338,7 @@ func (w *walk) product(n *graph.Node, ln *lowNode, mode graph.Mode, x, y []*grap
 	if err := ln.bp.Backward(mode, x, y, dyT, dx); err != nil {
 		return nil, fmt.Errorf("node %q (%s) backward (%s): %w", n.Name, n.Op.Type(), mode, err)
 	}
-	if signs != nil {
+	if signed {
 		for o, t := range dyT {
 			if t != nil && dy[o] != nil && t != dy[o].T {
 				w.buffers.put(t)
@@ -368,7 +367,7 @@ func dy0(dy []*Vec) *Vec {
 func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, positive bool) ([]*Vec, error) {
 	if ln.bp.Terms() != graph.MultiTerm {
 		if positive {
-			return w.product(n, ln, graph.Coef, x, y, dy, nil)
+			return w.product(n, ln, graph.Coef, x, y, dy, false)
 		}
 		out := make([]*Vec, len(x))
 		for i, t := range x {
@@ -376,11 +375,11 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 		}
 		return out, nil
 	}
-	a, err := w.product(n, ln, graph.Coef, x, y, dy, nil)
+	a, err := w.product(n, ln, graph.Coef, x, y, dy, false)
 	if err != nil {
 		return nil, err
 	}
-	b, err := w.product(n, ln, graph.AbsCoef, x, y, dy, w.l.outputSigns(ln))
+	b, err := w.product(n, ln, graph.AbsCoef, x, y, dy, true)
 	if err != nil {
 		return nil, err
 	}
@@ -413,6 +412,55 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 // imageRow returns image img of a forward tensor with per elements per image.
 func imageRow(t *graph.Tensor, img, per int) []float32 {
 	return t.Data[img*per : (img+1)*per]
+}
+
+// signed returns v (a backward vector at output o, forward value y) with
+// row b multiplied element-wise by the output signs of image b/perImage,
+// in a buffer from the pool. Per-channel offsets are applied on the fly;
+// other nodes use their cached signs.
+func (w *walk) signed(ln *lowNode, o int, y, v *graph.Tensor) *graph.Tensor {
+	out := w.buffers.get(v.Shape)
+	co, ok := ln.bp.(graph.ChannelOffsetter)
+	if !ok || len(y.Shape) < 2 {
+		return multiplyRows(out, v, w.l.outputSigns(ln)[o], w.perImage)
+	}
+	c := co.ChannelOffset(o)
+	per := len(y.Data) / y.Batch()
+	if c != nil && len(c) != y.Shape[1] {
+		return multiplyRows(out, v, w.l.outputSigns(ln)[o], w.perImage)
+	}
+	plane := per / max(1, y.Shape[1])
+	for r := range v.Batch() {
+		yr := imageRow(y, r/w.perImage, per)
+		vr, or := v.Data[r*per:(r+1)*per], out.Data[r*per:(r+1)*per]
+		parallel(per, func(lo, hi int) {
+			if c == nil {
+				signRange(or[lo:hi], vr[lo:hi], yr[lo:hi], 0)
+				return
+			}
+			for lo < hi {
+				ch := lo / plane
+				end := min(hi, (ch+1)*plane)
+				signRange(or[lo:end], vr[lo:end], yr[lo:end], c[ch])
+				lo = end
+			}
+		})
+	}
+	return out
+}
+
+// signRange sets out = v·sign(y − c) with +1 where y = c (the output signs
+// of signs), flipping sign bits without branches.
+func signRange(out, v, y []float32, c float32) {
+	v, y = v[:len(out)], y[:len(out)]
+	for k := range out {
+		d := y[k] - c
+		bits := math.Float32bits(d)
+		if d == 0 {
+			bits = 0
+		}
+		out[k] = math.Float32frombits(math.Float32bits(v[k]) ^ bits&signBit)
+	}
 }
 
 // multiplyRows writes into out (v's shape) v with row b multiplied

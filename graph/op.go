@@ -70,3 +70,12 @@ type Backprop interface {
 	// Terms classifies the node (see Terms).
 	Terms() Terms
 }
+
+// ChannelOffsetter is optionally implemented by a Backprop whose offset c
+// of output o is one value per channel (dimension 1), broadcast over the
+// other dimensions, so that sign(y − c) can be formed without
+// materialising c. ChannelOffset returns those values, or nil when c is
+// zero.
+type ChannelOffsetter interface {
+	ChannelOffset(o int) []float32
+}

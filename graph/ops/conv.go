@@ -161,5 +161,8 @@ func (c *Conv) Offset(x, y []*graph.Tensor) []*graph.Tensor {
 	return []*graph.Tensor{channelConst(y[0].Shape, c.B)}
 }
 
+// ChannelOffset implements graph.ChannelOffsetter: the bias.
+func (c *Conv) ChannelOffset(o int) []float32 { return c.B }
+
 // Terms implements graph.Backprop.
 func (c *Conv) Terms() graph.Terms { return graph.MultiTerm }
