@@ -124,7 +124,8 @@ func (l *Lowered) Backward(req Request) (*Result, error) {
 	if rows%l.Images != 0 || !graph.SameShape(req.Seeds.Shape[1:], seedY.Shape[1:]) {
 		return nil, fmt.Errorf("seeds of shape %v do not fit tensor %q of shape %v", req.Seeds.Shape, req.SeedTensor, seedY.Shape)
 	}
-	w := &walk{l: l, req: req, perImage: rows / l.Images, keep: map[string]bool{}, buffers: pool{}}
+	w := &walk{l: l, req: req, perImage: rows / l.Images, keep: map[string]bool{}, buffers: getPool()}
+	defer pools.Put(w.buffers)
 	for _, name := range append(append([]string(nil), l.G.Inputs...), req.Read...) {
 		w.keep[name] = true
 	}
@@ -189,6 +190,17 @@ func (w *walk) release(acc map[string]*Vec, name string) {
 // pool recycles the buffers of backward vectors that are no longer needed,
 // by size, sparing allocations and page faults on every node.
 type pool map[int][][]float32
+
+// pools keeps the buffers of finished backward passes for the next ones:
+// freshly allocated buffers cost page faults and garbage collection.
+var pools sync.Pool
+
+func getPool() pool {
+	if p, ok := pools.Get().(pool); ok {
+		return p
+	}
+	return pool{}
+}
 
 // get returns a tensor of the given shape with unspecified contents.
 func (p pool) get(shape []int) *graph.Tensor {
