@@ -395,9 +395,9 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 	if err != nil {
 		return nil, err
 	}
-	sign := float32(1)
+	flip := uint32(0) // sign bit of ±
 	if !positive {
-		sign = -1
+		flip = signBit
 	}
 	defer func() {
 		for _, v := range b {
@@ -410,15 +410,24 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 		for r := range a[i].Rows() {
 			xr := imageRow(x[i], r/w.perImage, per)
 			ar, br := ad[r*per:(r+1)*per], bd[r*per:(r+1)*per]
-			parallel(per, func(lo, hi int) {
-				for k := lo; k < hi; k++ {
-					xv := xr[k]
-					ar[k] = 0.5 * (ar[k] + sign*signOf(xv)*br[k]) * nonZero(xv)
-				}
-			})
+			parallel(per, func(lo, hi int) { combine(ar[lo:hi], br[lo:hi], xr[lo:hi], flip) })
 		}
 	}
 	return a, nil
+}
+
+// combine sets a = ½·1[x≠0]·(a ± sign(x)·b), the sign of ± being flip,
+// without branches: sign(x)·b is b with x's sign bit folded in.
+func combine(a, b, x []float32, flip uint32) {
+	b, x = b[:len(a)], x[:len(a)]
+	for k := range a {
+		xb := math.Float32bits(x[k])
+		v := 0.5 * (a[k] + math.Float32frombits(math.Float32bits(b[k])^(xb^flip)&signBit))
+		if xb&^signBit == 0 {
+			v = 0
+		}
+		a[k] = v
+	}
 }
 
 // imageRow returns image img of a forward tensor with per elements per image.
