@@ -417,16 +417,16 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 }
 
 // combine sets a = ½·1[x≠0]·(a ± sign(x)·b), the sign of ± being flip,
-// without branches: sign(x)·b is b with x's sign bit folded in.
+// without branches (x is often half zeros after a ReLU): sign(x)·b is b
+// with x's sign bit folded in, and 1[x≠0] a bit mask.
 func combine(a, b, x []float32, flip uint32) {
 	b, x = b[:len(a)], x[:len(a)]
 	for k := range a {
 		xb := math.Float32bits(x[k])
 		v := 0.5 * (a[k] + math.Float32frombits(math.Float32bits(b[k])^(xb^flip)&signBit))
-		if xb&^signBit == 0 {
-			v = 0
-		}
-		a[k] = v
+		abs := xb &^ signBit
+		mask := uint32(int32(abs|-abs) >> 31) // all ones unless x is ±0
+		a[k] = math.Float32frombits(math.Float32bits(v) & mask)
 	}
 }
 
