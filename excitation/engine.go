@@ -10,6 +10,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/paneonnx/paneonnx/graph"
 )
@@ -410,24 +411,36 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 		for r := range a[i].Rows() {
 			xr := imageRow(x[i], r/w.perImage, per)
 			ar, br := ad[r*per:(r+1)*per], bd[r*per:(r+1)*per]
-			parallel(per, func(lo, hi int) { combine(ar[lo:hi], br[lo:hi], xr[lo:hi], flip) })
+			var top atomic.Uint32
+			parallel(per, func(lo, hi int) {
+				m := combine(ar[lo:hi], br[lo:hi], xr[lo:hi], flip)
+				for old := top.Load(); m > old && !top.CompareAndSwap(old, m); old = top.Load() {
+				}
+			})
+			a[i].normalizeRow(r, top.Load())
 		}
+		a[i].normalized = true
 	}
 	return a, nil
 }
 
 // combine sets a = ½·1[x≠0]·(a ± sign(x)·b), the sign of ± being flip,
 // without branches (x is often half zeros after a ReLU): sign(x)·b is b
-// with x's sign bit folded in, and 1[x≠0] a bit mask.
-func combine(a, b, x []float32, flip uint32) {
+// with x's sign bit folded in, and 1[x≠0] a bit mask. It returns the bit
+// pattern of the new max|a| (see maxAbsBits).
+func combine(a, b, x []float32, flip uint32) uint32 {
 	b, x = b[:len(a)], x[:len(a)]
+	var top uint32
 	for k := range a {
 		xb := math.Float32bits(x[k])
 		v := 0.5 * (a[k] + math.Float32frombits(math.Float32bits(b[k])^(xb^flip)&signBit))
 		abs := xb &^ signBit
 		mask := uint32(int32(abs|-abs) >> 31) // all ones unless x is ±0
-		a[k] = math.Float32frombits(math.Float32bits(v) & mask)
+		bits := math.Float32bits(v) & mask
+		a[k] = math.Float32frombits(bits)
+		top = max(top, bits&^signBit)
 	}
+	return top
 }
 
 // imageRow returns image img of a forward tensor with per elements per image.
@@ -529,7 +542,7 @@ func (w *walk) accumulate(acc map[string]*Vec, n *graph.Node, dx []*Vec, scaled 
 		v := dx[i]
 		// Only multi-term nodes change magnitudes much (|A| does not
 		// cancel); a check after each of them keeps float32 in range.
-		if scaled && w.l.nodes[n].bp.Terms() == graph.MultiTerm {
+		if scaled && !v.normalized && w.l.nodes[n].bp.Terms() == graph.MultiTerm {
 			v.normalize()
 		}
 		if prev, ok := acc[name]; ok {

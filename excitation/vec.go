@@ -13,6 +13,8 @@ import (
 type Vec struct {
 	T         *graph.Tensor
 	Log2Scale []float64
+
+	normalized bool // normalize has nothing left to do
 }
 
 // Rows returns the number of rows (seeds × images).
@@ -92,18 +94,21 @@ func (dst *Vec) add(src *Vec) {
 // scanned, so vectors that neither grow nor shrink cost one pass.
 func (v *Vec) normalize() {
 	for b := range v.Rows() {
-		row := v.Row(b)
-		m := maxAbsBits(row)
-		if m == 0 || m >= 0x7f800000 { // all zero, or Inf/NaN: leave as is
-			continue
-		}
-		e := int(m>>23) - 127 // the exponent of the max-abs
-		if e >= -40 && e <= 40 {
-			continue
-		}
-		scaleRow(row, float64(-e))
-		v.Log2Scale[b] += float64(e)
+		v.normalizeRow(b, maxAbsBits(v.Row(b)))
 	}
+}
+
+// normalizeRow is normalize for row b, whose max-abs has bit pattern m.
+func (v *Vec) normalizeRow(b int, m uint32) {
+	if m == 0 || m >= 0x7f800000 { // all zero, or Inf/NaN: leave as is
+		return
+	}
+	e := int(m>>23) - 127 // the exponent of the max-abs
+	if e >= -40 && e <= 40 {
+		return
+	}
+	scaleRow(v.Row(b), float64(-e))
+	v.Log2Scale[b] += float64(e)
 }
 
 // maxAbsBits returns the bit pattern of max|x| over row (comparing the
