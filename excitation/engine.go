@@ -454,16 +454,22 @@ func imageRow(t *graph.Tensor, img, per int) []float32 {
 // other nodes use their cached signs.
 func (w *walk) signed(ln *lowNode, o int, y, v *graph.Tensor) *graph.Tensor {
 	out := w.buffers.get(v.Shape)
+	if len(v.Data) == 0 {
+		return out
+	}
 	co, ok := ln.bp.(graph.ChannelOffsetter)
-	if !ok || len(y.Shape) < 2 {
-		return multiplyRows(out, v, w.l.outputSigns(ln)[o], w.perImage)
+	var c []float32
+	if ok {
+		c, ok = co.ChannelOffset(o)
 	}
-	c := co.ChannelOffset(o)
 	per := len(y.Data) / y.Batch()
-	if c != nil && len(c) != y.Shape[1] {
+	if !ok || (c != nil && (len(y.Shape) < 2 || len(c) != y.Shape[1])) {
 		return multiplyRows(out, v, w.l.outputSigns(ln)[o], w.perImage)
 	}
-	plane := per / max(1, y.Shape[1])
+	plane := per
+	if c != nil {
+		plane = per / max(1, len(c))
+	}
 	for r := range v.Batch() {
 		yr := imageRow(y, r/w.perImage, per)
 		vr, or := v.Data[r*per:(r+1)*per], out.Data[r*per:(r+1)*per]

@@ -72,10 +72,10 @@ type Backprop interface {
 }
 
 // ChannelOffsetter is optionally implemented by a Backprop whose offset c
-// of output o is one value per channel (dimension 1), broadcast over the
-// other dimensions, so that sign(y − c) can be formed without
-// materialising c. ChannelOffset returns those values, or nil when c is
-// zero.
+// of output o may be one value per channel (dimension 1), broadcast over
+// the other dimensions, so that sign(y − c) can be formed without
+// materialising c. ChannelOffset returns those values (nil when c is zero)
+// and true, or false when c is not of that form at this node.
 type ChannelOffsetter interface {
-	ChannelOffset(o int) []float32
+	ChannelOffset(o int) ([]float32, bool)
 }

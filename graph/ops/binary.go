@@ -288,6 +288,10 @@ func (a *Arith) Offset(x, y []*graph.Tensor) []*graph.Tensor {
 	return []*graph.Tensor{c}
 }
 
+// ChannelOffset implements graph.ChannelOffsetter: the offset is zero
+// when both operands are data.
+func (a *Arith) ChannelOffset(o int) ([]float32, bool) { return nil, a.k == nil }
+
 // Terms implements graph.Backprop.
 func (a *Arith) Terms() graph.Terms {
 	if a.k == nil && (a.op == ewAdd || a.op == ewSub) {

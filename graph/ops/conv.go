@@ -162,7 +162,7 @@ func (c *Conv) Offset(x, y []*graph.Tensor) []*graph.Tensor {
 }
 
 // ChannelOffset implements graph.ChannelOffsetter: the bias.
-func (c *Conv) ChannelOffset(o int) []float32 { return c.B }
+func (c *Conv) ChannelOffset(o int) ([]float32, bool) { return c.B, true }
 
 // Terms implements graph.Backprop.
 func (c *Conv) Terms() graph.Terms { return graph.MultiTerm }
