@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -46,40 +47,58 @@ func threads(flops int) int {
 	return max(1, min(runtime.GOMAXPROCS(0), flops/perThread))
 }
 
-// floatPool recycles scratch slices so hot paths do not allocate.
-var floatPool sync.Pool
+// sizeClass returns the class of a request for n elements: class c holds
+// slices of capacity at least 2^c, so a request of up to 2^c elements is
+// served by any of them.
+func sizeClass(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return bits.Len(uint(n - 1))
+}
+
+// poolClass returns the class a slice of capacity c is returned to.
+func poolClass(c int) int { return bits.Len(uint(c)) - 1 }
+
+// floatPools recycle scratch slices by size class so hot paths do not
+// allocate, even when calls alternate between small and large buffers.
+var floatPools [bits.UintSize]sync.Pool
 
 // getFloats returns a scratch slice of length n with unspecified contents.
 func getFloats(n int) *[]float32 {
-	if p, ok := floatPool.Get().(*[]float32); ok {
-		if cap(*p) >= n {
-			*p = (*p)[:n]
-			return p
-		}
-		floatPool.Put(p)
+	c := sizeClass(n)
+	if p, ok := floatPools[c].Get().(*[]float32); ok {
+		*p = (*p)[:n]
+		return p
 	}
-	s := make([]float32, n)
+	s := make([]float32, n, 1<<c)
 	return &s
 }
 
 // putFloats returns a slice obtained from getFloats to the pool.
-func putFloats(p *[]float32) { floatPool.Put(p) }
+func putFloats(p *[]float32) {
+	if cap(*p) > 0 {
+		floatPools[poolClass(cap(*p))].Put(p)
+	}
+}
 
-// intPool recycles offset tables.
-var intPool sync.Pool
+// intPools recycle offset tables by size class.
+var intPools [bits.UintSize]sync.Pool
 
 // getInts returns a scratch slice of length n with unspecified contents.
 func getInts(n int) *[]int {
-	if p, ok := intPool.Get().(*[]int); ok {
-		if cap(*p) >= n {
-			*p = (*p)[:n]
-			return p
-		}
-		intPool.Put(p)
+	c := sizeClass(n)
+	if p, ok := intPools[c].Get().(*[]int); ok {
+		*p = (*p)[:n]
+		return p
 	}
-	s := make([]int, n)
+	s := make([]int, n, 1<<c)
 	return &s
 }
 
 // putInts returns a slice obtained from getInts to the pool.
-func putInts(p *[]int) { intPool.Put(p) }
+func putInts(p *[]int) {
+	if cap(*p) > 0 {
+		intPools[poolClass(cap(*p))].Put(p)
+	}
+}
