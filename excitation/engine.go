@@ -344,11 +344,21 @@ func (w *walk) product(n *graph.Node, ln *lowNode, mode graph.Mode, x, y []*grap
 			dyT[o] = w.signed(ln, o, y[o], v.T)
 		}
 	}
+	setter, set := ln.bp.(graph.BackwardSetter)
 	dx := make([]*graph.Tensor, len(x))
 	for i, t := range x {
-		dx[i] = w.buffers.zeroed(append([]int{dy0(dy).Rows()}, t.Shape[1:]...))
+		shape := append([]int{dy0(dy).Rows()}, t.Shape[1:]...)
+		if set {
+			dx[i] = w.buffers.get(shape) // BackwardSet overwrites it
+		} else {
+			dx[i] = w.buffers.zeroed(shape)
+		}
 	}
-	if err := ln.bp.Backward(mode, x, y, dyT, dx); err != nil {
+	backward := ln.bp.Backward
+	if set {
+		backward = setter.BackwardSet
+	}
+	if err := backward(mode, x, y, dyT, dx); err != nil {
 		return nil, fmt.Errorf("node %q (%s) backward (%s): %w", n.Name, n.Op.Type(), mode, err)
 	}
 	if signed {

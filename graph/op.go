@@ -71,6 +71,13 @@ type Backprop interface {
 	Terms() Terms
 }
 
+// BackwardSetter is optionally implemented by a Backprop that can store
+// its product instead of accumulating it: BackwardSet is Backward with
+// dx[i] = Mᵀ·dy, whatever dx held before.
+type BackwardSetter interface {
+	BackwardSet(mode Mode, x, y, dy, dx []*Tensor) error
+}
+
 // ChannelOffsetter is optionally implemented by a Backprop whose offset c
 // of output o may be one value per channel (dimension 1), broadcast over
 // the other dimensions, so that sign(y − c) can be formed without

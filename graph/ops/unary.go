@@ -74,6 +74,19 @@ const coefChunk = 2048
 
 // Backward implements graph.Backprop: dx += m(x) ⊙ dy.
 func (u *Unary) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
+	return u.backward(mode, x, dy, dx, false)
+}
+
+// BackwardSet implements graph.BackwardSetter.
+func (u *Unary) BackwardSet(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
+	return u.backward(mode, x, dy, dx, true)
+}
+
+// backward adds Mᵀ·dy to dx, or stores it there when set is true.
+func (u *Unary) backward(mode graph.Mode, x, dy, dx []*graph.Tensor, set bool) error {
+	if dx[0] != nil && dy[0] == nil && set {
+		clear(dx[0].Data)
+	}
 	if dy[0] == nil || dx[0] == nil {
 		return nil
 	}
@@ -96,6 +109,12 @@ func (u *Unary) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
 			u.f.coef(mode, a, xd[img*per+k0:img*per+k1])
 			for b := img * s; b < (img+1)*s; b++ {
 				d, g := dxd[b*per+k0:b*per+k1], dyd[b*per+k0:b*per+k1]
+				if set {
+					for i, v := range a {
+						d[i] = v * g[i]
+					}
+					continue
+				}
 				for i, v := range a {
 					d[i] += v * g[i]
 				}
