@@ -288,6 +288,46 @@ func (a *Arith) Offset(x, y []*graph.Tensor) []*graph.Tensor {
 	return []*graph.Tensor{c}
 }
 
+// BackwardSet implements graph.BackwardSetter. Add and Sub of two data
+// tensors of one shape copy dy (negated for Sub's second operand in Grad
+// and Coef); everything else clears dx and accumulates.
+func (a *Arith) BackwardSet(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
+	if a.k == nil && (a.op == ewAdd || a.op == ewSub) && len(x) == 2 && dy[0] != nil && sameOperands(x, y[0], dy[0], dx) {
+		for i, d := range dx {
+			if d == nil {
+				continue
+			}
+			copy(d.Data, dy[0].Data)
+			if i == 1 && a.op == ewSub && mode != graph.AbsCoef {
+				for k, v := range d.Data {
+					d.Data[k] = -v
+				}
+			}
+		}
+		return nil
+	}
+	for _, d := range dx {
+		if d != nil {
+			clear(d.Data)
+		}
+	}
+	return a.Backward(mode, x, y, dy, dx)
+}
+
+// sameOperands reports whether every operand has y's shape after the
+// batch and every present dx has dy's shape.
+func sameOperands(x []*graph.Tensor, y, dy *graph.Tensor, dx []*graph.Tensor) bool {
+	for i, t := range x {
+		if !graph.SameShape(t.Shape, y.Shape) {
+			return false
+		}
+		if dx[i] != nil && !graph.SameShape(dx[i].Shape, dy.Shape) {
+			return false
+		}
+	}
+	return len(dy.Shape) == len(y.Shape) && graph.SameShape(dy.Shape[1:], y.Shape[1:]) && dy.Shape[0]%max(1, y.Shape[0]) == 0
+}
+
 // ChannelOffset implements graph.ChannelOffsetter: the offset is zero
 // when both operands are data.
 func (a *Arith) ChannelOffset(o int) ([]float32, bool) { return nil, a.k == nil }
