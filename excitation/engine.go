@@ -8,11 +8,11 @@ package excitation
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
 	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/internal/par"
 )
 
 // Mode selects the matrices the engine multiplies.
@@ -422,7 +422,7 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 			xr := imageRow(x[i], r/w.perImage, per)
 			ar, br := ad[r*per:(r+1)*per], bd[r*per:(r+1)*per]
 			var top atomic.Uint32
-			parallel(per, func(lo, hi int) {
+			par.For(per, parallelGrain, func(lo, hi int) {
 				m := combine(ar[lo:hi], br[lo:hi], xr[lo:hi], flip)
 				for old := top.Load(); m > old && !top.CompareAndSwap(old, m); old = top.Load() {
 				}
@@ -483,7 +483,7 @@ func (w *walk) signed(ln *lowNode, o int, y, v *graph.Tensor) *graph.Tensor {
 	for r := range v.Batch() {
 		yr := imageRow(y, r/w.perImage, per)
 		vr, or := v.Data[r*per:(r+1)*per], out.Data[r*per:(r+1)*per]
-		parallel(per, func(lo, hi int) {
+		par.For(per, parallelGrain, func(lo, hi int) {
 			if c == nil {
 				signRange(or[lo:hi], vr[lo:hi], yr[lo:hi], 0)
 				return
@@ -520,7 +520,7 @@ func multiplyRows(out, v *graph.Tensor, signs []float32, perImage int) *graph.Te
 	for r := range v.Batch() {
 		sr := signs[(r/perImage)*per : (r/perImage+1)*per]
 		vr, or := v.Data[r*per:(r+1)*per], out.Data[r*per:(r+1)*per]
-		parallel(per, func(lo, hi int) {
+		par.For(per, parallelGrain, func(lo, hi int) {
 			for k := lo; k < hi; k++ {
 				or[k] = vr[k] * sr[k]
 			}
@@ -631,23 +631,3 @@ func dotScaled(v *Vec, b int, x []float32) float64 {
 // parallelGrain is the number of elements below which element-wise passes
 // stay on one goroutine.
 const parallelGrain = 1 << 15
-
-// parallel calls fn on chunks of [0, n), on several goroutines when n is
-// large enough to pay for them.
-func parallel(n int, fn func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/parallelGrain)
-	if workers < 2 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(lo, min(lo+chunk, n))
-	}
-	wg.Wait()
-}

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/internal/par"
 )
 
 // Lowered is a graph after one forward pass, with what the backward modes
@@ -104,7 +105,7 @@ func (l *Lowered) io(n *graph.Node) (x, y []*graph.Tensor, err error) {
 // of the difference on a 1.0.
 func signs(y, c *graph.Tensor) []float32 {
 	s := make([]float32, len(y.Data))
-	parallel(len(s), func(lo, hi int) {
+	par.For(len(s), parallelGrain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			v := y.Data[i]
 			if c != nil {

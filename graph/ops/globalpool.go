@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/internal/par"
 )
 
 func init() {
@@ -68,7 +69,7 @@ func argmax(v []float32) int {
 func (p *GlobalPool) Forward(in, out []*graph.Tensor) error {
 	x, y := in[0], out[0]
 	hw := graph.NumElements(x.Shape[2:])
-	parFor(y.Len(), max(1, parMinWork/max(hw, 1)), func(lo, hi int) {
+	par.For(y.Len(), max(1, parMinWork/max(hw, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row := x.Data[r*hw : (r+1)*hw]
 			if hw == 0 {
@@ -105,7 +106,7 @@ func (p *GlobalPool) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) err
 		return nil
 	}
 	inv := 1 / float32(hw)
-	parFor(dy[0].Len(), max(1, parMinWork/hw), func(lo, hi int) {
+	par.For(dy[0].Len(), max(1, parMinWork/hw), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			g, d := dy[0].Data[r], dx[0].Data[r*hw:(r+1)*hw]
 			if p.max {

@@ -3,9 +3,9 @@ package ops
 import (
 	"fmt"
 	"runtime"
-	"sync"
 
 	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/internal/par"
 )
 
 // ndLoop walks a multi-dimensional index space in row-major order in which
@@ -61,11 +61,11 @@ const parMinWork = 1 << 16
 
 // run calls fn for every innermost run with the operands' start offsets
 // (base plus the run's position), the run length and the operands' inner
-// strides. fn may modify off. When par is set and operand 0 (by convention
+// strides. fn may modify off. When split is set and operand 0 (by convention
 // the one written) has a non-zero stride along the outermost dimension, the
 // outermost dimension is split across goroutines; fn must then be safe for
 // concurrent calls on disjoint parts of operand 0.
-func (l *ndLoop) run(base []int, par bool, fn func(off []int, n int, inc []int)) {
+func (l *ndLoop) run(base []int, split bool, fn func(off []int, n int, inc []int)) {
 	if l.n == 0 {
 		return
 	}
@@ -75,11 +75,11 @@ func (l *ndLoop) run(base []int, par bool, fn func(off []int, n int, inc []int))
 		return
 	}
 	workers := runtime.GOMAXPROCS(0)
-	if !par || workers < 2 || l.n < parMinWork || l.dims[0] < 2 || l.st[0][0] == 0 {
+	if !split || workers < 2 || l.n < parMinWork || l.dims[0] < 2 || l.st[0][0] == 0 {
 		l.runRange(base, 0, l.dims[0], fn)
 		return
 	}
-	parFor(l.dims[0], max(1, l.dims[0]*parMinWork/l.n), func(lo, hi int) {
+	par.For(l.dims[0], max(1, l.dims[0]*parMinWork/l.n), func(lo, hi int) {
 		l.runRange(base, lo, hi, fn)
 	})
 }
@@ -129,32 +129,10 @@ func (l *ndLoop) runRange(base []int, lo, hi int, fn func(off []int, n int, inc 
 	}
 }
 
-// parFor splits [0, n) into contiguous chunks of at least grain indices and
-// runs fn on them, on up to GOMAXPROCS goroutines.
-func parFor(n, grain int, fn func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/max(grain, 1))
-	if workers < 2 {
-		if n > 0 {
-			fn(0, n)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(lo, min(lo+chunk, n))
-	}
-	wg.Wait()
-}
-
 // rowsFor runs fn over rows×per elements, in parallel for large sizes, as
 // calls fn(row, lo, hi) on the index range [lo, hi) of one row.
 func rowsFor(rows, per int, fn func(row, lo, hi int)) {
-	parFor(rows*per, parMinWork, func(lo, hi int) {
+	par.For(rows*per, parMinWork, func(lo, hi int) {
 		for lo < hi {
 			r := lo / per
 			end := min(hi, (r+1)*per)

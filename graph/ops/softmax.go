@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/internal/par"
 )
 
 func init() {
@@ -85,7 +86,7 @@ func (sm *Softmax) Forward(in, out []*graph.Tensor) error {
 	if err != nil {
 		return err
 	}
-	parFor(outer*inner, max(1, parMinWork/max(n, 1)), func(lo, hi int) {
+	par.For(outer*inner, max(1, parMinWork/max(n, 1)), func(lo, hi int) {
 		for g := lo; g < hi; g++ {
 			base := g/inner*n*inner + g%inner
 			m := float32(math.Inf(-1))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/internal/par"
 )
 
 // Unary is an element-wise operator of one data input (activations, Neg,
@@ -64,7 +65,7 @@ func (u *Unary) Infer(in [][]int) ([][]int, error) {
 // Forward implements graph.Op.
 func (u *Unary) Forward(in, out []*graph.Tensor) error {
 	x, y := in[0].Data, out[0].Data
-	parFor(len(x), parMinWork, func(lo, hi int) { u.f.forward(y[lo:hi], x[lo:hi]) })
+	par.For(len(x), parMinWork, func(lo, hi int) { u.f.forward(y[lo:hi], x[lo:hi]) })
 	return nil
 }
 
@@ -100,7 +101,7 @@ func (u *Unary) backward(mode graph.Mode, x, dy, dx []*graph.Tensor, set bool) e
 	per := graph.NumElements(x[0].Shape[1:])
 	chunks := (per + coefChunk - 1) / coefChunk
 	xd, dyd, dxd := x[0].Data, dy[0].Data, dx[0].Data
-	parFor(x[0].Shape[0]*chunks, max(1, parMinWork/(coefChunk*s)), func(lo, hi int) {
+	par.For(x[0].Shape[0]*chunks, max(1, parMinWork/(coefChunk*s)), func(lo, hi int) {
 		buf := make([]float32, coefChunk)
 		for w := lo; w < hi; w++ {
 			img, k0 := w/chunks, w%chunks*coefChunk

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/internal/par"
 )
 
 func init() {
@@ -83,7 +84,7 @@ func (v *View) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
 		return fmt.Errorf("the batch is not the leading dim of both %v and %v", x[0].Shape, y[0].Shape)
 	}
 	d, g := dx[0].Data, dy[0].Data
-	parFor(len(d), parMinWork, func(lo, hi int) {
+	par.For(len(d), parMinWork, func(lo, hi int) {
 		for i, v := range g[lo:hi] {
 			d[lo+i] += v
 		}
