@@ -13,6 +13,7 @@ import (
 
 	"github.com/paneonnx/paneonnx/graph"
 	"github.com/paneonnx/paneonnx/internal/par"
+	"github.com/paneonnx/paneonnx/kernels"
 )
 
 // Mode selects the matrices the engine multiplies.
@@ -406,10 +407,6 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 	if err != nil {
 		return nil, err
 	}
-	flip := uint32(0) // sign bit of ±
-	if !positive {
-		flip = signBit
-	}
 	defer func() {
 		for _, v := range b {
 			w.buffers.put(v.T)
@@ -423,7 +420,7 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 			ar, br := ad[r*per:(r+1)*per], bd[r*per:(r+1)*per]
 			var top atomic.Uint32
 			par.For(per, parallelGrain, func(lo, hi int) {
-				m := combine(ar[lo:hi], br[lo:hi], xr[lo:hi], flip)
+				m := kernels.CombineExc(ar[lo:hi], br[lo:hi], xr[lo:hi], !positive)
 				for old := top.Load(); m > old && !top.CompareAndSwap(old, m); old = top.Load() {
 				}
 			})
@@ -432,25 +429,6 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 		a[i].normalized = true
 	}
 	return a, nil
-}
-
-// combine sets a = ½·1[x≠0]·(a ± sign(x)·b), the sign of ± being flip,
-// without branches (x is often half zeros after a ReLU): sign(x)·b is b
-// with x's sign bit folded in, and 1[x≠0] a bit mask. It returns the bit
-// pattern of the new max|a| (see maxAbsBits).
-func combine(a, b, x []float32, flip uint32) uint32 {
-	b, x = b[:len(a)], x[:len(a)]
-	var top uint32
-	for k := range a {
-		xb := math.Float32bits(x[k])
-		v := 0.5 * (a[k] + math.Float32frombits(math.Float32bits(b[k])^(xb^flip)&signBit))
-		abs := xb &^ signBit
-		mask := uint32(int32(abs|-abs) >> 31) // all ones unless x is ±0
-		bits := math.Float32bits(v) & mask
-		a[k] = math.Float32frombits(bits)
-		top = max(top, bits&^signBit)
-	}
-	return top
 }
 
 // imageRow returns image img of a forward tensor with per elements per image.
@@ -485,32 +463,18 @@ func (w *walk) signed(ln *lowNode, o int, y, v *graph.Tensor) *graph.Tensor {
 		vr, or := v.Data[r*per:(r+1)*per], out.Data[r*per:(r+1)*per]
 		par.For(per, parallelGrain, func(lo, hi int) {
 			if c == nil {
-				signRange(or[lo:hi], vr[lo:hi], yr[lo:hi], 0)
+				kernels.SignFlip(or[lo:hi], vr[lo:hi], yr[lo:hi], 0)
 				return
 			}
 			for lo < hi {
 				ch := lo / plane
 				end := min(hi, (ch+1)*plane)
-				signRange(or[lo:end], vr[lo:end], yr[lo:end], c[ch])
+				kernels.SignFlip(or[lo:end], vr[lo:end], yr[lo:end], c[ch])
 				lo = end
 			}
 		})
 	}
 	return out
-}
-
-// signRange sets out = v·sign(y − c) with +1 where y = c (the output signs
-// of signs), flipping sign bits without branches.
-func signRange(out, v, y []float32, c float32) {
-	v, y = v[:len(out)], y[:len(out)]
-	for k := range out {
-		d := y[k] - c
-		bits := math.Float32bits(d)
-		if d == 0 {
-			bits = 0
-		}
-		out[k] = math.Float32frombits(math.Float32bits(v[k]) ^ bits&signBit)
-	}
 }
 
 // multiplyRows writes into out (v's shape) v with row b multiplied

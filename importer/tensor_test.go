@@ -16,7 +16,7 @@ import (
 // two's-complement encodings.
 func TestDecodeTensorTypes(t *testing.T) {
 	le := binary.LittleEndian
-	f16 := []uint16{0x3e00, 0xc000, 0x4200} // 1.5, −2, 3 in binary16
+	f16 := []uint16{0x3e00, 0xc000, 0x4200}  // 1.5, −2, 3 in binary16
 	bf16 := []uint16{0x3fc0, 0xc000, 0x4040} // the top halves of the float32s
 	raw := func(size int, put func(b []byte, i int)) []byte {
 		b := make([]byte, 3*size)

@@ -75,8 +75,6 @@ func (p ConvParams) normalized() ConvParams {
 	return p
 }
 
-// isDepthwise reports whether every group has one input and one output channel.
-func (p ConvParams) isDepthwise() bool { return p.Group == p.C && p.Group == p.M }
 
 // Conv2D computes y = conv(x, w) + bias as described by ConvParams.
 // x is [N][C][H][W], w is [M][C/Group][KH][KW], bias is [M] or nil, and y

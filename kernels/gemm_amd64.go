@@ -50,3 +50,13 @@ func availableKernels() []tileKernels {
 	}
 	return append(ks, goKernels)
 }
+
+// ew holds the vector bodies of the element-wise kernels.
+var ew = bestEW()
+
+func bestEW() ewKernels {
+	if !cpu.X86.HasAVX2 {
+		return ewKernels{}
+	}
+	return ewKernels{band: bandAVX2, clamp: clampAVX2, combine: combineAVX2, signFlip: signFlipAVX2}
+}

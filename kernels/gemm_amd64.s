@@ -8857,3 +8857,189 @@ argmaxRowAVX512_k:
 argmaxRowAVX512_done:
 	VZEROUPPER
 	RET
+
+// func bandAVX2(dst *float32, v *float32, x *float32, n int, lo float32, hi float32, upper int, accumulate int)
+// Requires: AVX
+TEXT ·bandAVX2(SB), NOSPLIT, $0-56
+	MOVQ         dst+0(FP), AX
+	MOVQ         v+8(FP), CX
+	MOVQ         x+16(FP), DX
+	VBROADCASTSS lo+32(FP), Y0
+	VBROADCASTSS hi+36(FP), Y1
+	MOVQ         upper+40(FP), BX
+	MOVQ         accumulate+48(FP), SI
+	MOVQ         n+24(FP), DI
+	SHRQ         $0x03, DI
+	JZ           band_done
+	TESTQ        BX, BX
+	JNZ          band_upper
+	TESTQ        SI, SI
+	JNZ          band_lower_acc
+
+band_lower_set:
+	VMOVUPS (DX), Y1
+	VCMPPS  $0x11, Y1, Y0, Y1
+	VANDPS  (CX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	DECQ    DI
+	JNZ     band_lower_set
+	JMP     band_done
+
+band_lower_acc:
+	VMOVUPS (DX), Y1
+	VCMPPS  $0x11, Y1, Y0, Y1
+	VANDPS  (CX), Y1, Y1
+	VADDPS  (AX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	DECQ    DI
+	JNZ     band_lower_acc
+	JMP     band_done
+
+band_upper:
+	TESTQ SI, SI
+	JNZ   band_upper_acc
+
+band_upper_set:
+	VMOVUPS (DX), Y2
+	VCMPPS  $0x11, Y2, Y0, Y3
+	VCMPPS  $0x11, Y1, Y2, Y2
+	VANDPS  Y2, Y3, Y3
+	VANDPS  (CX), Y3, Y2
+	VMOVUPS Y2, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	DECQ    DI
+	JNZ     band_upper_set
+	JMP     band_done
+
+band_upper_acc:
+	VMOVUPS (DX), Y2
+	VCMPPS  $0x11, Y2, Y0, Y3
+	VCMPPS  $0x11, Y1, Y2, Y2
+	VANDPS  Y2, Y3, Y3
+	VANDPS  (CX), Y3, Y2
+	VADDPS  (AX), Y2, Y2
+	VMOVUPS Y2, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	DECQ    DI
+	JNZ     band_upper_acc
+
+band_done:
+	VZEROUPPER
+	RET
+
+// func clampAVX2(y *float32, x *float32, n int, lo float32, hi float32)
+// Requires: AVX
+TEXT ·clampAVX2(SB), NOSPLIT, $0-32
+	MOVQ         y+0(FP), AX
+	MOVQ         x+8(FP), CX
+	VBROADCASTSS lo+24(FP), Y0
+	VBROADCASTSS hi+28(FP), Y1
+	MOVQ         n+16(FP), DX
+	SHRQ         $0x03, DX
+	JZ           clamp_done
+
+clamp_loop:
+	VMAXPS  (CX), Y0, Y2
+	VMINPS  Y2, Y1, Y2
+	VMOVUPS Y2, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	DECQ    DX
+	JNZ     clamp_loop
+
+clamp_done:
+	VZEROUPPER
+	RET
+
+// func combineAVX2(a *float32, b *float32, x *float32, n int, flip uint32) uint32
+// Requires: AVX, AVX2, SSE2
+TEXT ·combineAVX2(SB), NOSPLIT, $0-44
+	MOVQ         a+0(FP), AX
+	MOVQ         b+8(FP), CX
+	MOVQ         x+16(FP), DX
+	MOVL         $0x80000000, BX
+	MOVD         BX, X0
+	VPBROADCASTD X0, Y0
+	MOVL         $0x3f000000, BX
+	MOVD         BX, X1
+	VPBROADCASTD X1, Y1
+	MOVL         flip+32(FP), BX
+	MOVD         BX, X2
+	VPBROADCASTD X2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	MOVQ         n+24(FP), BX
+	SHRQ         $0x03, BX
+	JZ           combine_done
+
+combine_loop:
+	VMOVUPS (DX), Y5
+	VXORPS  Y2, Y5, Y6
+	VANDPS  Y0, Y6, Y6
+	VXORPS  (CX), Y6, Y6
+	VADDPS  (AX), Y6, Y6
+	VMULPS  Y1, Y6, Y6
+	VCMPPS  $0x04, Y3, Y5, Y5
+	VANDPS  Y5, Y6, Y6
+	VMOVUPS Y6, (AX)
+	VANDNPS Y6, Y0, Y6
+	VPMAXUD Y6, Y4, Y4
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	DECQ    BX
+	JNZ     combine_loop
+
+combine_done:
+	VEXTRACTI128 $0x01, Y4, X0
+	VPMAXUD      X0, X4, X4
+	VPSHUFD      $0x4e, X4, X0
+	VPMAXUD      X0, X4, X4
+	VPSHUFD      $0xb1, X4, X0
+	VPMAXUD      X0, X4, X4
+	MOVD         X4, AX
+	MOVL         AX, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func signFlipAVX2(out *float32, v *float32, y *float32, n int, c float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·signFlipAVX2(SB), NOSPLIT, $0-36
+	MOVQ         out+0(FP), AX
+	MOVQ         v+8(FP), CX
+	MOVQ         y+16(FP), DX
+	VBROADCASTSS c+32(FP), Y0
+	MOVL         $0x80000000, BX
+	MOVD         BX, X1
+	VPBROADCASTD X1, Y1
+	VXORPS       Y2, Y2, Y2
+	MOVQ         n+24(FP), BX
+	SHRQ         $0x03, BX
+	JZ           flip_done
+
+flip_loop:
+	VMOVUPS (DX), Y3
+	VSUBPS  Y0, Y3, Y3
+	VCMPPS  $0x11, Y2, Y3, Y3
+	VANDPS  Y1, Y3, Y3
+	VXORPS  (CX), Y3, Y3
+	VMOVUPS Y3, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	DECQ    BX
+	JNZ     flip_loop
+
+flip_done:
+	VZEROUPPER
+	RET

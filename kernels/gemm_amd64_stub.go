@@ -213,3 +213,25 @@ func maxRowAVX512(k int, b *float32, offs *int, c *float32, n int)
 //
 //go:noescape
 func argmaxRowAVX512(k int, b *float32, offs *int, c *float32, n int, tap *int32, base *int32, idx *int32)
+
+// bandAVX2 sets dst[i] = (accumulate != 0 ? dst[i] : 0) + (lo < x[i] && (upper == 0 || x[i] < hi) ? v[i] : 0)
+// for i < n - n%8; comparisons with NaN are false.
+//
+//go:noescape
+func bandAVX2(dst *float32, v *float32, x *float32, n int, lo float32, hi float32, upper int, accumulate int)
+
+// clampAVX2 sets y[i] = min(max(x[i], lo), hi) for i < n - n%8; a NaN x[i] gives NaN.
+//
+//go:noescape
+func clampAVX2(y *float32, x *float32, n int, lo float32, hi float32)
+
+// combineAVX2 sets a[i] = 0.5·(a[i] + b[i] with its sign bit flipped by those of x[i] and flip), then 0 where
+// x[i] is ±0, for i < n - n%8; it returns the largest bit pattern of |a[i]| (0 when n < 8).
+//
+//go:noescape
+func combineAVX2(a *float32, b *float32, x *float32, n int, flip uint32) uint32
+
+// signFlipAVX2 sets out[i] = v[i] with its sign bit flipped where y[i] - c < 0, for i < n - n%8.
+//
+//go:noescape
+func signFlipAVX2(out *float32, v *float32, y *float32, n int, c float32)

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/kernels"
 )
 
 // Piecewise-linear element-wise operators. Their local linear forms and
@@ -44,17 +45,9 @@ func init() {
 
 type relu struct{}
 
-func (relu) forward(y, x []float32) {
-	for i, v := range x {
-		y[i] = keepIf(v, maskIf(v > 0))
-	}
-}
+func (relu) forward(y, x []float32) { kernels.Band(y, x, x, 0, 0, false, false) }
 
-func (relu) coef(_ graph.Mode, a, x []float32) {
-	for i, v := range x {
-		a[i] = keepIf(1, maskIf(v > 0))
-	}
-}
+func (relu) band() (lo, hi float32, upper bool) { return 0, 0, false }
 
 func (relu) offset(c, x, y []float32) bool { return false }
 
@@ -106,18 +99,11 @@ func newClip(s *graph.NodeSpec) (unaryFunc, error) {
 	return c, nil
 }
 
-func (c clip) forward(y, x []float32) {
-	for i, v := range x {
-		// min after max: when lo > hi every output is hi, as numpy.clip.
-		y[i] = min(max(v, c.lo), c.hi)
-	}
-}
+// forward applies max before min: when lo > hi every output is hi, as
+// numpy.clip.
+func (c clip) forward(y, x []float32) { kernels.Clamp(y, x, c.lo, c.hi) }
 
-func (c clip) coef(_ graph.Mode, a, x []float32) {
-	for i, v := range x {
-		a[i] = keepIf(1, maskIf(c.lo < v)&maskIf(v < c.hi))
-	}
-}
+func (c clip) band() (lo, hi float32, upper bool) { return c.lo, c.hi, true }
 
 func (c clip) offset(off, x, y []float32) bool {
 	any := false

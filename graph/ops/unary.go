@@ -5,6 +5,7 @@ import (
 
 	"github.com/paneonnx/paneonnx/graph"
 	"github.com/paneonnx/paneonnx/internal/par"
+	"github.com/paneonnx/paneonnx/kernels"
 )
 
 // Unary is an element-wise operator of one data input (activations, Neg,
@@ -17,15 +18,26 @@ type Unary struct {
 }
 
 // unaryFunc is the arithmetic of one element-wise operator on contiguous
-// runs of equal length.
+// runs of equal length. Every unaryFunc is also a diagCoef or a bandCoef.
 type unaryFunc interface {
 	forward(y, x []float32)
-	// coef writes the Jacobian diagonal (Grad), A (Coef) or |A| (AbsCoef)
-	// at x into a.
-	coef(mode graph.Mode, a, x []float32)
 	// offset writes c of the local linear form for inputs x and outputs y
 	// and reports whether any element is non-zero.
 	offset(c, x, y []float32) bool
+}
+
+// diagCoef gives the coefficients of a unaryFunc.
+type diagCoef interface {
+	// coef writes the Jacobian diagonal (Grad), A (Coef) or |A| (AbsCoef)
+	// at x into a.
+	coef(mode graph.Mode, a, x []float32)
+}
+
+// bandCoef gives the coefficients of the functions whose coefficient, in
+// every mode, is 1 where lo < x (and x < hi when upper) and 0 elsewhere:
+// their backward pass is one vector kernel.
+type bandCoef interface {
+	band() (lo, hi float32, upper bool)
 }
 
 // registerUnary registers an element-wise operator whose constructor mk
@@ -101,13 +113,21 @@ func (u *Unary) backward(mode graph.Mode, x, dy, dx []*graph.Tensor, set bool) e
 	per := graph.NumElements(x[0].Shape[1:])
 	chunks := (per + coefChunk - 1) / coefChunk
 	xd, dyd, dxd := x[0].Data, dy[0].Data, dx[0].Data
-	par.For(x[0].Shape[0]*chunks, max(1, parMinWork/(coefChunk*s)), func(lo, hi int) {
-		buf := make([]float32, coefChunk)
-		for w := lo; w < hi; w++ {
-			img, k0 := w/chunks, w%chunks*coefChunk
-			k1 := min(per, k0+coefChunk)
+	// chunk applies the coefficients at x chunk [k0, k1) of image img to
+	// every seed of the image.
+	var chunk func(img, k0, k1 int, buf []float32)
+	if bc, ok := u.f.(bandCoef); ok {
+		lo, hi, upper := bc.band()
+		chunk = func(img, k0, k1 int, _ []float32) {
+			for b := img * s; b < (img+1)*s; b++ {
+				kernels.Band(dxd[b*per+k0:b*per+k1], dyd[b*per+k0:b*per+k1], xd[img*per+k0:img*per+k1], lo, hi, upper, !set)
+			}
+		}
+	} else {
+		coef := u.f.(diagCoef).coef
+		chunk = func(img, k0, k1 int, buf []float32) {
 			a := buf[:k1-k0]
-			u.f.coef(mode, a, xd[img*per+k0:img*per+k1])
+			coef(mode, a, xd[img*per+k0:img*per+k1])
 			for b := img * s; b < (img+1)*s; b++ {
 				d, g := dxd[b*per+k0:b*per+k1], dyd[b*per+k0:b*per+k1]
 				if set {
@@ -120,6 +140,13 @@ func (u *Unary) backward(mode graph.Mode, x, dy, dx []*graph.Tensor, set bool) e
 					d[i] += v * g[i]
 				}
 			}
+		}
+	}
+	par.For(x[0].Shape[0]*chunks, max(1, parMinWork/(coefChunk*s)), func(lo, hi int) {
+		buf := make([]float32, coefChunk)
+		for w := lo; w < hi; w++ {
+			img, k0 := w/chunks, w%chunks*coefChunk
+			chunk(img, k0, min(per, k0+coefChunk), buf)
 		}
 	})
 	return nil

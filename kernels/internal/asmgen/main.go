@@ -50,6 +50,7 @@ func main() {
 	scatterAdd2AVX512()
 	maxRowAVX512(false)
 	maxRowAVX512(true)
+	ewKernels()
 	Generate()
 }
 

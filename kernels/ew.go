@@ -1,0 +1,130 @@
+package kernels
+
+import "math"
+
+// Element-wise kernels of the forward and backward passes. They work on
+// whole slices in the calling goroutine (callers split large tensors), run
+// eight lanes at a time where the CPU has AVX2, and give bit-identical
+// results on every path.
+
+const signBit = 1 << 31
+
+// ewKernels are the vector bodies of the element-wise kernels; each
+// handles the first n − n%8 elements, the Go code the rest. Nil members
+// leave everything to Go.
+type ewKernels struct {
+	band     func(dst, v, x *float32, n int, lo, hi float32, upper, accumulate int)
+	clamp    func(y, x *float32, n int, lo, hi float32)
+	combine  func(a, b, x *float32, n int, flip uint32) uint32
+	signFlip func(out, v, y *float32, n int, c float32)
+}
+
+// vectorLen returns how many of n elements the vector body handles.
+func vectorLen(n int) int { return n &^ 7 }
+
+// Band sets dst[i] = v[i] where lo < x[i] (and x[i] < hi when upper is
+// set), else 0; with accumulate it adds that to dst[i] instead. A NaN x[i]
+// selects 0. It is ReLU's forward pass (v = x, lo = 0) and the backward
+// pass of ReLU and Clip. dst, v and x must have the same length.
+func Band(dst, v, x []float32, lo, hi float32, upper, accumulate bool) {
+	n := len(dst)
+	v, x = v[:n], x[:n]
+	k := 0
+	if ew.band != nil && n >= 8 {
+		k = vectorLen(n)
+		ew.band(&dst[0], &v[0], &x[0], k, lo, hi, boolInt(upper), boolInt(accumulate))
+	}
+	for i := k; i < n; i++ {
+		var r float32
+		if lo < x[i] && (!upper || x[i] < hi) {
+			r = v[i]
+		}
+		if accumulate {
+			r += dst[i]
+		}
+		dst[i] = r
+	}
+}
+
+// Clamp sets y[i] = min(max(x[i], lo), hi); a NaN x[i] stays NaN. y and x
+// must have the same length.
+func Clamp(y, x []float32, lo, hi float32) {
+	n := len(y)
+	x = x[:n]
+	k := 0
+	if ew.clamp != nil && n >= 8 {
+		k = vectorLen(n)
+		ew.clamp(&y[0], &x[0], k, lo, hi)
+	}
+	for i := k; i < n; i++ {
+		// The order of MAXPS and MINPS: NaN passes, and max(+0, −0) is −0.
+		v := x[i]
+		if lo > v {
+			v = lo
+		}
+		if hi < v {
+			v = hi
+		}
+		y[i] = v
+	}
+}
+
+// CombineExc turns the two backward products of an excitation step into
+// the step's result, in place in a (SPEC §5.2):
+//
+//	a[i] = ½·1[x[i] ≠ 0]·(a[i] ± sign(x[i])·b[i])
+//
+// with + unless negative is set, where a = Aᵀv, b = |A|ᵀ(s⊙v) and x is the
+// node's input. It returns the largest bit pattern of |a[i]|, which orders
+// like the magnitudes (NaN above +Inf). a, b and x must have the same
+// length.
+func CombineExc(a, b, x []float32, negative bool) uint32 {
+	n := len(a)
+	b, x = b[:n], x[:n]
+	var flip uint32
+	if negative {
+		flip = signBit
+	}
+	k, top := 0, uint32(0)
+	if ew.combine != nil && n >= 8 {
+		k = vectorLen(n)
+		top = ew.combine(&a[0], &b[0], &x[0], k, flip)
+	}
+	for i := k; i < n; i++ {
+		xb := math.Float32bits(x[i])
+		v := 0.5 * (a[i] + math.Float32frombits(math.Float32bits(b[i])^(xb^flip)&signBit))
+		if xb&^signBit == 0 {
+			v = 0
+		}
+		a[i] = v
+		top = max(top, math.Float32bits(v)&^signBit)
+	}
+	return top
+}
+
+// SignFlip sets out[i] = v[i], negated (its sign bit flipped) where
+// y[i] − c < 0: v multiplied by the output signs of a node whose output is
+// y and offset c (+1 where y = c). out, v and y must have the same length.
+func SignFlip(out, v, y []float32, c float32) {
+	n := len(out)
+	v, y = v[:n], y[:n]
+	k := 0
+	if ew.signFlip != nil && n >= 8 {
+		k = vectorLen(n)
+		ew.signFlip(&out[0], &v[0], &y[0], k, c)
+	}
+	for i := k; i < n; i++ {
+		r := v[i]
+		if y[i]-c < 0 {
+			r = math.Float32frombits(math.Float32bits(r) ^ signBit)
+		}
+		out[i] = r
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

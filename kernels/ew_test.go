@@ -1,0 +1,154 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// forEachEW runs f with the vector element-wise bodies (where the CPU has
+// them) and with Go alone.
+func forEachEW(t *testing.T, f func(t *testing.T)) {
+	saved := ew
+	defer func() { ew = saved }()
+	if saved.band != nil {
+		t.Run("vector", f)
+	}
+	ew = ewKernels{}
+	t.Run("go", f)
+}
+
+// specialSlice returns n values mixing ordinary numbers with ±0, ±Inf, NaN
+// and values equal to the given landmarks.
+func specialSlice(r *rand.Rand, n int, landmarks ...float32) []float32 {
+	s := randSlice(r, n)
+	specials := append([]float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}, landmarks...)
+	for i := range s {
+		if r.IntN(4) == 0 {
+			s[i] = specials[r.IntN(len(specials))]
+		}
+	}
+	return s
+}
+
+func sameBits(a, b float32) bool {
+	return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
+}
+
+// ewLengths covers empty, tail-only, whole-vector and mixed lengths, at
+// an odd offset so the slices are not 32-byte aligned.
+func ewCase(r *rand.Rand, n int, landmarks ...float32) []float32 {
+	return specialSlice(r, n+3, landmarks...)[3:]
+}
+
+func TestBand(t *testing.T) {
+	forEachEW(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(1, 2))
+		for n := range 41 {
+			for _, c := range []struct {
+				lo, hi            float32
+				upper, accumulate bool
+			}{{0, 0, false, false}, {0, 0, false, true}, {0, 6, true, false}, {-0.5, 0.25, true, true}} {
+				v, x, dst := ewCase(r, n), ewCase(r, n, c.lo, c.hi), ewCase(r, n)
+				want := make([]float32, n)
+				for i := range want {
+					// Definition: the coefficient 1[lo < x < hi] times v.
+					inside := x[i] > c.lo && (!c.upper || x[i] < c.hi)
+					if inside {
+						want[i] = v[i]
+					}
+					if c.accumulate {
+						want[i] += dst[i]
+					}
+				}
+				Band(dst, v, x, c.lo, c.hi, c.upper, c.accumulate)
+				for i := range want {
+					if !sameBits(dst[i], want[i]) && !(dst[i] == 0 && want[i] == 0) {
+						t.Fatalf("n=%d %+v i=%d: x=%v v=%v got %v want %v", n, c, i, x[i], v[i], dst[i], want[i])
+					}
+				}
+			}
+		}
+	})
+}
+
+func TestClamp(t *testing.T) {
+	forEachEW(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(3, 4))
+		for n := range 41 {
+			for _, b := range [][2]float32{{0, 6}, {-0.25, 0.5}, {float32(math.Inf(-1)), float32(math.Inf(1))}} {
+				x, y := ewCase(r, n, b[0], b[1]), make([]float32, n)
+				Clamp(y, x, b[0], b[1])
+				for i, v := range x {
+					want := float32(math.Min(math.Max(float64(v), float64(b[0])), float64(b[1])))
+					if y[i] != want && !(v != v && y[i] != y[i]) {
+						t.Fatalf("n=%d bounds %v: clamp(%v) = %v, want %v", n, b, v, y[i], want)
+					}
+				}
+			}
+		}
+	})
+}
+
+func TestCombineExc(t *testing.T) {
+	forEachEW(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(5, 6))
+		for n := range 41 {
+			for _, negative := range []bool{false, true} {
+				a, b, x := ewCase(r, n), ewCase(r, n), ewCase(r, n)
+				want := make([]float32, n)
+				var top float64
+				nan := false
+				for i := range want {
+					// SPEC §5.2: ½·1[x≠0]·(a ± sign(x)·b).
+					sx := float32(1)
+					if math.Signbit(float64(x[i])) {
+						sx = -1
+					}
+					if negative {
+						sx = -sx
+					}
+					if x[i] != 0 {
+						want[i] = 0.5 * (a[i] + sx*b[i])
+					}
+					top = math.Max(top, math.Abs(float64(want[i])))
+					nan = nan || want[i] != want[i]
+				}
+				if nan {
+					top = math.NaN()
+				}
+				got := CombineExc(a, b, x, negative)
+				for i := range want {
+					if !sameBits(a[i], want[i]) && !(a[i] == 0 && want[i] == 0) {
+						t.Fatalf("n=%d negative=%v i=%d: got %v want %v", n, negative, i, a[i], want[i])
+					}
+				}
+				gotTop := float64(math.Float32frombits(got))
+				if gotTop != top && !(math.IsNaN(top) && math.IsNaN(gotTop)) {
+					t.Fatalf("n=%d: max |a| = %v, want %v", n, gotTop, top)
+				}
+			}
+		}
+	})
+}
+
+func TestSignFlip(t *testing.T) {
+	forEachEW(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(7, 8))
+		for n := range 41 {
+			for _, c := range []float32{0, 0.25} {
+				v, y, out := ewCase(r, n), ewCase(r, n, c), make([]float32, n)
+				SignFlip(out, v, y, c)
+				for i := range out {
+					want := v[i]
+					if float64(y[i])-float64(c) < 0 && y[i] != c {
+						want = -want
+					}
+					if !sameBits(out[i], want) {
+						t.Fatalf("n=%d c=%v: v=%v y=%v: got %v want %v", n, c, v[i], y[i], out[i], want)
+					}
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// Element-wise kernels (AVX2, 8 lanes). Each processes n/8 blocks of 8
+// elements; the Go wrappers handle the remaining n%8. They are memory bound,
+// so 256-bit vectors serve AVX-512 machines as well.
+
+// Comparison predicates of VCMPPS (dst = src1 OP src2).
+const (
+	cmpLTOQ  = 0x11 // less than, ordered, quiet: false for NaN
+	cmpNEQUQ = 0x04 // not equal, unordered, quiet: true for NaN
+)
+
+// broadcastBits sets every lane of y to the 32-bit pattern bits.
+func broadcastBits(bits uint32, y VecVirtual) {
+	r := GP32()
+	MOVL(U32(bits), r)
+	x := XMM()
+	MOVD(r, x)
+	VPBROADCASTD(x, y)
+}
+
+// blocks loads n, turns it into a count of 8-element blocks and jumps to
+// done when there is none.
+func blocks(done string) Register {
+	n := GP64()
+	Load(Param("n"), n)
+	SHRQ(U8(3), n)
+	JZ(LabelRef(done))
+	return n
+}
+
+func ewKernels() {
+	bandAVX2()
+	clampAVX2()
+	combineAVX2()
+	signFlipAVX2()
+}
+
+// bandAVX2: dst (+)= v where lo < x (and x < hi when upper), else 0.
+func bandAVX2() {
+	TEXT("bandAVX2", NOSPLIT, "func(dst *float32, v *float32, x *float32, n int, lo float32, hi float32, upper int, accumulate int)")
+	Pragma("noescape")
+	Doc("bandAVX2 sets dst[i] = (accumulate != 0 ? dst[i] : 0) + (lo < x[i] && (upper == 0 || x[i] < hi) ? v[i] : 0)",
+		"for i < n - n%8; comparisons with NaN are false.")
+	dst, v, x := Load(Param("dst"), GP64()), Load(Param("v"), GP64()), Load(Param("x"), GP64())
+	lo, hi := YMM(), YMM()
+	VBROADCASTSS(NewParamAddr("lo", 32), lo)
+	VBROADCASTSS(NewParamAddr("hi", 36), hi)
+	upper, acc := Load(Param("upper"), GP64()), Load(Param("accumulate"), GP64())
+	n := blocks("band_done")
+	variant := func(name string, withUpper, accumulate bool) {
+		Label(name)
+		xv, m, m2, r := YMM(), YMM(), YMM(), YMM()
+		VMOVUPS(Mem{Base: x}, xv)
+		VCMPPS(U8(cmpLTOQ), xv, lo, m) // lo < x
+		if withUpper {
+			VCMPPS(U8(cmpLTOQ), hi, xv, m2) // x < hi
+			VANDPS(m2, m, m)
+		}
+		VANDPS(Mem{Base: v}, m, r)
+		if accumulate {
+			VADDPS(Mem{Base: dst}, r, r)
+		}
+		VMOVUPS(r, Mem{Base: dst})
+		ADDQ(U8(32), dst)
+		ADDQ(U8(32), v)
+		ADDQ(U8(32), x)
+		DECQ(n)
+		JNZ(LabelRef(name))
+		JMP(LabelRef("band_done"))
+	}
+	TESTQ(upper, upper)
+	JNZ(LabelRef("band_upper"))
+	TESTQ(acc, acc)
+	JNZ(LabelRef("band_lower_acc"))
+	variant("band_lower_set", false, false)
+	variant("band_lower_acc", false, true)
+	Label("band_upper")
+	TESTQ(acc, acc)
+	JNZ(LabelRef("band_upper_acc"))
+	variant("band_upper_set", true, false)
+	variant("band_upper_acc", true, true)
+	Label("band_done")
+	VZEROUPPER()
+	RET()
+}
+
+// clampAVX2: y = min(max(x, lo), hi), NaN passing through.
+func clampAVX2() {
+	TEXT("clampAVX2", NOSPLIT, "func(y *float32, x *float32, n int, lo float32, hi float32)")
+	Pragma("noescape")
+	Doc("clampAVX2 sets y[i] = min(max(x[i], lo), hi) for i < n - n%8; a NaN x[i] gives NaN.")
+	y, x := Load(Param("y"), GP64()), Load(Param("x"), GP64())
+	lo, hi := YMM(), YMM()
+	VBROADCASTSS(NewParamAddr("lo", 24), lo)
+	VBROADCASTSS(NewParamAddr("hi", 28), hi)
+	n := blocks("clamp_done")
+	Label("clamp_loop")
+	t := YMM()
+	// MAXPS and MINPS return their second source when either is NaN.
+	VMAXPS(Mem{Base: x}, lo, t)
+	VMINPS(t, hi, t)
+	VMOVUPS(t, Mem{Base: y})
+	ADDQ(U8(32), y)
+	ADDQ(U8(32), x)
+	DECQ(n)
+	JNZ(LabelRef("clamp_loop"))
+	Label("clamp_done")
+	VZEROUPPER()
+	RET()
+}
+
+// combineAVX2: a = ½·1[x≠0]·(a ± sign(x)·b), returning max |a| as bits.
+func combineAVX2() {
+	TEXT("combineAVX2", NOSPLIT, "func(a *float32, b *float32, x *float32, n int, flip uint32) uint32")
+	Pragma("noescape")
+	Doc("combineAVX2 sets a[i] = 0.5·(a[i] + b[i] with its sign bit flipped by those of x[i] and flip), then 0 where",
+		"x[i] is ±0, for i < n - n%8; it returns the largest bit pattern of |a[i]| (0 when n < 8).")
+	a, b, x := Load(Param("a"), GP64()), Load(Param("b"), GP64()), Load(Param("x"), GP64())
+	sign, half, flip, zero, top := YMM(), YMM(), YMM(), YMM(), YMM()
+	broadcastBits(0x80000000, sign)
+	broadcastBits(0x3f000000, half)
+	fr := Load(Param("flip"), GP32())
+	fx := XMM()
+	MOVD(fr, fx)
+	VPBROADCASTD(fx, flip)
+	VXORPS(zero, zero, zero)
+	VXORPS(top, top, top)
+	n := blocks("combine_done")
+	Label("combine_loop")
+	xv, s, v, m := YMM(), YMM(), YMM(), YMM()
+	VMOVUPS(Mem{Base: x}, xv)
+	VXORPS(flip, xv, s)
+	VANDPS(sign, s, s)
+	VXORPS(Mem{Base: b}, s, s)
+	VADDPS(Mem{Base: a}, s, v)
+	VMULPS(half, v, v)
+	VCMPPS(U8(cmpNEQUQ), zero, xv, m) // x ≠ 0
+	VANDPS(m, v, v)
+	VMOVUPS(v, Mem{Base: a})
+	VANDNPS(v, sign, v) // |v|: clear the sign bit
+	VPMAXUD(v, top, top)
+	ADDQ(U8(32), a)
+	ADDQ(U8(32), b)
+	ADDQ(U8(32), x)
+	DECQ(n)
+	JNZ(LabelRef("combine_loop"))
+	Label("combine_done")
+	hx, lx := XMM(), top.AsX()
+	VEXTRACTI128(U8(1), top, hx)
+	VPMAXUD(hx, lx, lx)
+	VPSHUFD(U8(0x4e), lx, hx)
+	VPMAXUD(hx, lx, lx)
+	VPSHUFD(U8(0xb1), lx, hx)
+	VPMAXUD(hx, lx, lx)
+	r := GP32()
+	MOVD(lx, r)
+	Store(r, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+}
+
+// signFlipAVX2: out = v with its sign flipped where y − c < 0.
+func signFlipAVX2() {
+	TEXT("signFlipAVX2", NOSPLIT, "func(out *float32, v *float32, y *float32, n int, c float32)")
+	Pragma("noescape")
+	Doc("signFlipAVX2 sets out[i] = v[i] with its sign bit flipped where y[i] - c < 0, for i < n - n%8.")
+	out, v, y := Load(Param("out"), GP64()), Load(Param("v"), GP64()), Load(Param("y"), GP64())
+	c, sign, zero := YMM(), YMM(), YMM()
+	VBROADCASTSS(NewParamAddr("c", 32), c)
+	broadcastBits(0x80000000, sign)
+	VXORPS(zero, zero, zero)
+	n := blocks("flip_done")
+	Label("flip_loop")
+	d, m := YMM(), YMM()
+	VMOVUPS(Mem{Base: y}, d)
+	VSUBPS(c, d, d)
+	VCMPPS(U8(cmpLTOQ), zero, d, m) // y − c < 0
+	VANDPS(sign, m, m)
+	VXORPS(Mem{Base: v}, m, m)
+	VMOVUPS(m, Mem{Base: out})
+	ADDQ(U8(32), out)
+	ADDQ(U8(32), v)
+	ADDQ(U8(32), y)
+	DECQ(n)
+	JNZ(LabelRef("flip_loop"))
+	Label("flip_done")
+	VZEROUPPER()
+	RET()
+}
