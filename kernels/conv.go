@@ -75,7 +75,6 @@ func (p ConvParams) normalized() ConvParams {
 	return p
 }
 
-
 // Conv2D computes y = conv(x, w) + bias as described by ConvParams.
 // x is [N][C][H][W], w is [M][C/Group][KH][KW], bias is [M] or nil, and y
 // is [N][M][OH][OW]; y is overwritten (not read). It panics if p is
