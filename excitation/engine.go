@@ -399,6 +399,9 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 		}
 		return out, nil
 	}
+	if out, ok, err := w.excProduct(n, ln, x, y, dy, positive); ok || err != nil {
+		return out, err
+	}
 	a, err := w.product(n, ln, graph.Coef, x, y, dy, false)
 	if err != nil {
 		return nil, err
@@ -429,6 +432,41 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 		a[i].normalized = true
 	}
 	return a, nil
+}
+
+// excProduct runs the node's own excitation product when it has one that
+// applies (graph.ExcBackprop); ok is false otherwise.
+func (w *walk) excProduct(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, positive bool) (out []*Vec, ok bool, err error) {
+	eb, has := ln.bp.(graph.ExcBackprop)
+	if !has {
+		return nil, false, nil
+	}
+	v := dy0(dy)
+	dyT := make([]*graph.Tensor, len(dy))
+	for o, d := range dy {
+		if d != nil {
+			dyT[o] = d.T
+		}
+	}
+	dx := make([]*graph.Tensor, len(x))
+	for i, t := range x {
+		dx[i] = w.buffers.get(append([]int{v.Rows()}, t.Shape[1:]...))
+	}
+	ok, err = eb.BackwardExc(positive, x, y, dyT, dx)
+	if err != nil || !ok {
+		for _, t := range dx {
+			w.buffers.put(t)
+		}
+		if err != nil {
+			err = fmt.Errorf("node %q (%s) excitation backward: %w", n.Name, n.Op.Type(), err)
+		}
+		return nil, false, err
+	}
+	out = make([]*Vec, len(dx))
+	for i, t := range dx {
+		out[i] = &Vec{T: t, Log2Scale: append([]float64(nil), v.Log2Scale...)}
+	}
+	return out, true, nil
 }
 
 // imageRow returns image img of a forward tensor with per elements per image.

@@ -86,3 +86,13 @@ type BackwardSetter interface {
 type ChannelOffsetter interface {
 	ChannelOffset(o int) ([]float32, bool)
 }
+
+// ExcBackprop is optionally implemented by a MultiTerm Backprop that has a
+// cheaper exact excitation product than the generic two-product form
+// (SPEC §5.2) in some cases. BackwardExc stores Exc+ᵀ·dy (Exc−ᵀ·dy when
+// positive is false) in dx, whatever dx held before, and reports true; it
+// reports false, leaving dx unspecified, when it does not apply to these
+// tensors. Output signs are sign(y − c) with +1 where y = c.
+type ExcBackprop interface {
+	BackwardExc(positive bool, x, y, dy, dx []*Tensor) (bool, error)
+}

@@ -17,6 +17,8 @@ type ewKernels struct {
 	clamp    func(y, x *float32, n int, lo, hi float32)
 	combine  func(a, b, x *float32, n int, flip uint32) uint32
 	signFlip func(out, v, y *float32, n int, c float32)
+	split    func(pos, neg, v, y *float32, n int, c float32) (uint32, uint32)
+	orBits   func(x *float32, n int) uint32
 }
 
 // vectorLen returns how many of n elements the vector body handles.
@@ -120,6 +122,46 @@ func SignFlip(out, v, y []float32, c float32) {
 		}
 		out[i] = r
 	}
+}
+
+// SplitSign splits v by the output signs of a node whose output is y and
+// offset c: neg[i] = v[i] where y[i] − c < 0 and pos[i] = v[i] elsewhere,
+// the other one 0. It reports whether pos and neg have a non-zero element.
+// All slices must have the same length.
+func SplitSign(pos, neg, v, y []float32, c float32) (anyPos, anyNeg bool) {
+	n := len(pos)
+	neg, v, y = neg[:n], v[:n], y[:n]
+	k := 0
+	var orP, orN uint32
+	if ew.split != nil && n >= 8 {
+		k = vectorLen(n)
+		orP, orN = ew.split(&pos[0], &neg[0], &v[0], &y[0], k, c)
+	}
+	for i := k; i < n; i++ {
+		p, q := v[i], float32(0)
+		if y[i]-c < 0 {
+			p, q = 0, v[i]
+		}
+		pos[i], neg[i] = p, q
+		orP |= math.Float32bits(p)
+		orN |= math.Float32bits(q)
+	}
+	return orP&^signBit != 0, orN&^signBit != 0
+}
+
+// AnyNegative reports whether some x[i] has its sign bit set (a negative
+// number, −0 or a negative NaN).
+func AnyNegative(x []float32) bool {
+	k := 0
+	var bits uint32
+	if ew.orBits != nil && len(x) >= 8 {
+		k = vectorLen(len(x))
+		bits = ew.orBits(&x[0], k)
+	}
+	for _, v := range x[k:] {
+		bits |= math.Float32bits(v)
+	}
+	return bits&signBit != 0
 }
 
 func boolInt(b bool) int {

@@ -152,3 +152,60 @@ func TestSignFlip(t *testing.T) {
 		}
 	})
 }
+
+func TestSplitSign(t *testing.T) {
+	forEachEW(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(9, 10))
+		for n := range 41 {
+			for _, c := range []float32{0, 0.25} {
+				v, y := ewCase(r, n), ewCase(r, n, c)
+				if n > 0 && r.IntN(3) == 0 {
+					clear(v) // both parts zero
+				}
+				pos, neg := make([]float32, n), make([]float32, n)
+				anyPos, anyNeg := SplitSign(pos, neg, v, y, c)
+				wantPos, wantNeg := false, false
+				for i := range v {
+					below := float64(y[i])-float64(c) < 0 && y[i] != c
+					p, q := v[i], float32(0)
+					if below {
+						p, q = 0, v[i]
+					}
+					if !sameBits(pos[i], p) || !sameBits(neg[i], q) {
+						t.Fatalf("n=%d c=%v: v=%v y=%v: got (%v, %v) want (%v, %v)", n, c, v[i], y[i], pos[i], neg[i], p, q)
+					}
+					wantPos = wantPos || p != 0
+					wantNeg = wantNeg || q != 0
+				}
+				if anyPos != wantPos || anyNeg != wantNeg {
+					t.Fatalf("n=%d: non-zero parts (%v, %v), want (%v, %v)", n, anyPos, anyNeg, wantPos, wantNeg)
+				}
+			}
+		}
+	})
+}
+
+func TestAnyNegative(t *testing.T) {
+	forEachEW(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(11, 12))
+		for n := range 41 {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = r.Float32()
+			}
+			if AnyNegative(x) {
+				t.Fatalf("n=%d: non-negative values reported negative", n)
+			}
+			for i := range x {
+				saved := x[i]
+				for _, v := range []float32{-1e-30, float32(math.Copysign(0, -1)), float32(math.Inf(-1))} {
+					x[i] = v
+					if !AnyNegative(x) {
+						t.Fatalf("n=%d: %v at %d not found", n, v, i)
+					}
+				}
+				x[i] = saved
+			}
+		}
+	})
+}

@@ -9043,3 +9043,83 @@ flip_loop:
 flip_done:
 	VZEROUPPER
 	RET
+
+// func splitSignAVX2(pos *float32, neg *float32, v *float32, y *float32, n int, c float32) (posBits uint32, negBits uint32)
+// Requires: AVX, SSE2
+TEXT ·splitSignAVX2(SB), NOSPLIT, $0-56
+	MOVQ         pos+0(FP), AX
+	MOVQ         neg+8(FP), CX
+	MOVQ         v+16(FP), DX
+	MOVQ         y+24(FP), BX
+	VBROADCASTSS c+40(FP), Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	MOVQ         n+32(FP), SI
+	SHRQ         $0x03, SI
+	JZ           split_done
+
+split_loop:
+	VMOVUPS (BX), Y4
+	VSUBPS  Y0, Y4, Y4
+	VCMPPS  $0x11, Y1, Y4, Y4
+	VMOVUPS (DX), Y5
+	VANDPS  Y5, Y4, Y6
+	VANDNPS Y5, Y4, Y4
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y6, (CX)
+	VORPS   Y4, Y2, Y2
+	VORPS   Y6, Y3, Y3
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	ADDQ    $0x20, BX
+	DECQ    SI
+	JNZ     split_loop
+
+split_done:
+	VEXTRACTF128 $0x01, Y2, X0
+	VORPS        X0, X2, X2
+	VPSHUFD      $0x4e, X2, X0
+	VORPS        X0, X2, X2
+	VPSHUFD      $0xb1, X2, X0
+	VORPS        X0, X2, X2
+	MOVD         X2, AX
+	MOVL         AX, posBits+48(FP)
+	VEXTRACTF128 $0x01, Y3, X0
+	VORPS        X0, X3, X3
+	VPSHUFD      $0x4e, X3, X0
+	VORPS        X0, X3, X3
+	VPSHUFD      $0xb1, X3, X0
+	VORPS        X0, X3, X3
+	MOVD         X3, AX
+	MOVL         AX, negBits+52(FP)
+	VZEROUPPER
+	RET
+
+// func orBitsAVX2(x *float32, n int) uint32
+// Requires: AVX, SSE2
+TEXT ·orBitsAVX2(SB), NOSPLIT, $0-20
+	MOVQ   x+0(FP), AX
+	VXORPS Y0, Y0, Y0
+	MOVQ   n+8(FP), CX
+	SHRQ   $0x03, CX
+	JZ     or_done
+
+or_loop:
+	VORPS (AX), Y0, Y0
+	ADDQ  $0x20, AX
+	DECQ  CX
+	JNZ   or_loop
+
+or_done:
+	VEXTRACTF128 $0x01, Y0, X1
+	VORPS        X1, X0, X0
+	VPSHUFD      $0x4e, X0, X1
+	VORPS        X1, X0, X0
+	VPSHUFD      $0xb1, X0, X1
+	VORPS        X1, X0, X0
+	MOVD         X0, AX
+	MOVL         AX, ret+16(FP)
+	VZEROUPPER
+	RET

@@ -235,3 +235,14 @@ func combineAVX2(a *float32, b *float32, x *float32, n int, flip uint32) uint32
 //
 //go:noescape
 func signFlipAVX2(out *float32, v *float32, y *float32, n int, c float32)
+
+// splitSignAVX2 sets neg[i] = v[i] where y[i] - c < 0 and pos[i] = v[i] elsewhere, the other one 0, for
+// i < n - n%8; it returns the OR of the bit patterns of pos and of neg.
+//
+//go:noescape
+func splitSignAVX2(pos *float32, neg *float32, v *float32, y *float32, n int, c float32) (posBits uint32, negBits uint32)
+
+// orBitsAVX2 returns the OR of the bit patterns of x[i] for i < n - n%8.
+//
+//go:noescape
+func orBitsAVX2(x *float32, n int) uint32

@@ -40,6 +40,8 @@ func ewKernels() {
 	clampAVX2()
 	combineAVX2()
 	signFlipAVX2()
+	splitSignAVX2()
+	orBitsAVX2()
 }
 
 // bandAVX2: dst (+)= v where lo < x (and x < hi when upper), else 0.
@@ -191,6 +193,83 @@ func signFlipAVX2() {
 	DECQ(n)
 	JNZ(LabelRef("flip_loop"))
 	Label("flip_done")
+	VZEROUPPER()
+	RET()
+}
+
+// splitSignAVX2: pos, neg = v where y − c ≥ 0 (or NaN), v where y − c < 0.
+func splitSignAVX2() {
+	TEXT("splitSignAVX2", NOSPLIT, "func(pos *float32, neg *float32, v *float32, y *float32, n int, c float32) (posBits uint32, negBits uint32)")
+	Pragma("noescape")
+	Doc("splitSignAVX2 sets neg[i] = v[i] where y[i] - c < 0 and pos[i] = v[i] elsewhere, the other one 0, for",
+		"i < n - n%8; it returns the OR of the bit patterns of pos and of neg.")
+	pos, neg, v, y := Load(Param("pos"), GP64()), Load(Param("neg"), GP64()), Load(Param("v"), GP64()), Load(Param("y"), GP64())
+	c, zero, orP, orN := YMM(), YMM(), YMM(), YMM()
+	VBROADCASTSS(NewParamAddr("c", 40), c)
+	VXORPS(zero, zero, zero)
+	VXORPS(orP, orP, orP)
+	VXORPS(orN, orN, orN)
+	n := blocks("split_done")
+	Label("split_loop")
+	d, m, vv, p, q := YMM(), YMM(), YMM(), YMM(), YMM()
+	VMOVUPS(Mem{Base: y}, d)
+	VSUBPS(c, d, d)
+	VCMPPS(U8(cmpLTOQ), zero, d, m) // y − c < 0
+	VMOVUPS(Mem{Base: v}, vv)
+	VANDPS(vv, m, q)  // neg
+	VANDNPS(vv, m, p) // pos: v where not (y − c < 0)
+	VMOVUPS(p, Mem{Base: pos})
+	VMOVUPS(q, Mem{Base: neg})
+	VORPS(p, orP, orP)
+	VORPS(q, orN, orN)
+	ADDQ(U8(32), pos)
+	ADDQ(U8(32), neg)
+	ADDQ(U8(32), v)
+	ADDQ(U8(32), y)
+	DECQ(n)
+	JNZ(LabelRef("split_loop"))
+	Label("split_done")
+	for i, acc := range []VecVirtual{orP, orN} {
+		h, l := XMM(), acc.AsX()
+		VEXTRACTF128(U8(1), acc, h)
+		VORPS(h, l, l)
+		VPSHUFD(U8(0x4e), l, h)
+		VORPS(h, l, l)
+		VPSHUFD(U8(0xb1), l, h)
+		VORPS(h, l, l)
+		r := GP32()
+		MOVD(l, r)
+		Store(r, ReturnIndex(i))
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// orBitsAVX2 returns the OR of the bit patterns of x.
+func orBitsAVX2() {
+	TEXT("orBitsAVX2", NOSPLIT, "func(x *float32, n int) uint32")
+	Pragma("noescape")
+	Doc("orBitsAVX2 returns the OR of the bit patterns of x[i] for i < n - n%8.")
+	x := Load(Param("x"), GP64())
+	acc := YMM()
+	VXORPS(acc, acc, acc)
+	n := blocks("or_done")
+	Label("or_loop")
+	VORPS(Mem{Base: x}, acc, acc)
+	ADDQ(U8(32), x)
+	DECQ(n)
+	JNZ(LabelRef("or_loop"))
+	Label("or_done")
+	h, l := XMM(), acc.AsX()
+	VEXTRACTF128(U8(1), acc, h)
+	VORPS(h, l, l)
+	VPSHUFD(U8(0x4e), l, h)
+	VORPS(h, l, l)
+	VPSHUFD(U8(0xb1), l, h)
+	VORPS(h, l, l)
+	r := GP32()
+	MOVD(l, r)
+	Store(r, ReturnIndex(0))
 	VZEROUPPER()
 	RET()
 }

@@ -1,0 +1,111 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveExc is u = Exc±ᵀ·v from the definitions (SPEC §5.2), in float64:
+// Exc+_jk = A_jk where z_jk = A_jk·x_k ≠ 0 and sign(z_jk) = s_j, with
+// s_j = sign(y_j − bias) (+1 at 0); Exc− where sign(z_jk) = −s_j.
+func naiveExc(p ConvParams, perImage int, positive bool, v, y, bias, w, x []float32) (u, scale []float64) {
+	p = p.normalized()
+	u = make([]float64, p.N*p.C*p.H*p.W)
+	scale = make([]float64, len(u))
+	for n := range p.N {
+		img := n / perImage
+		for m := range p.M {
+			for oh := range p.OH {
+				for ow := range p.OW {
+					j := ((n*p.M+m)*p.OH+oh)*p.OW + ow
+					yj := y[((img*p.M+m)*p.OH+oh)*p.OW+ow]
+					var c float32
+					if bias != nil {
+						c = bias[m]
+					}
+					s := 1.0
+					if yj-c < 0 {
+						s = -1
+					}
+					if !positive {
+						s = -s
+					}
+					for ci := range p.C {
+						for kh := range p.KH {
+							ih := oh*p.StrideH + kh*p.DilH - p.PadT
+							for kw := range p.KW {
+								iw := ow*p.StrideW + kw*p.DilW - p.PadL
+								if ih < 0 || ih >= p.H || iw < 0 || iw >= p.W {
+									continue
+								}
+								a := float64(w[((m*p.C+ci)*p.KH+kh)*p.KW+kw])
+								xk := float64(x[((img*p.C+ci)*p.H+ih)*p.W+iw])
+								z := a * xk
+								if z == 0 || math.Copysign(1, z) != s {
+									continue
+								}
+								k := ((n*p.C+ci)*p.H+ih)*p.W + iw
+								t := float64(v[j]) * a
+								u[k] += t
+								scale[k] += math.Abs(t)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return u, scale
+}
+
+func TestConv2DBackwardExc(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	var cases []ConvParams
+	for _, p := range convCases(r) {
+		if p.Group == 1 {
+			cases = append(cases, p)
+		}
+	}
+	forEachKernels(t, func(t *testing.T) {
+		for i, p := range cases {
+			perImage := 1 + i%2
+			images := p.N
+			p.N = images * perImage
+			x := randSlice(r, images*p.C*p.H*p.W)
+			for k := range x {
+				x[k] = max(x[k], 0) // an input after a ReLU: half zeros
+			}
+			w := randSlice(r, p.M*p.C*p.KH*p.KW)
+			y := randSlice(r, images*p.M*p.OH*p.OW)
+			var bias []float32
+			if i%3 != 0 {
+				bias = randSlice(r, p.M)
+				y[0] = bias[0] // an output exactly at its offset: sign +
+			}
+			v := randSlice(r, p.N*p.M*p.OH*p.OW)
+			if p.M > 1 {
+				// A channel with no vector and one of a single sign.
+				clear(v[:p.OH*p.OW])
+				for k := p.OH * p.OW; k < 2*p.OH*p.OW; k++ {
+					v[k] = float32(math.Abs(float64(v[k])))
+					y[k%(p.M*p.OH*p.OW)] = 5
+				}
+			}
+			pos, neg := make([]float32, len(w)), make([]float32, len(w))
+			for k, a := range w {
+				pos[k], neg[k] = max(a, 0), min(a, 0)
+			}
+			for _, positive := range []bool{true, false} {
+				first, second := pos, neg
+				if !positive {
+					first, second = neg, pos
+				}
+				want, scale := naiveExc(p, perImage, positive, v, y, bias, w, x)
+				dx := randSlice(r, len(want)) // overwritten
+				Conv2DBackwardExc(p, perImage, v, y, bias, first, second, x, dx)
+				checkClose(t, convName(p), dx, want, scale, 1e-5)
+			}
+		}
+	})
+}
