@@ -1,6 +1,9 @@
 package kernels
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Conv2DBackwardData adds to dx the vector-Jacobian product of Conv2D with
 // respect to its input: dx += convᵀ(dy, w), that is
@@ -20,16 +23,53 @@ import "math"
 //
 // It panics if p is inconsistent or a slice is too short.
 func Conv2DBackwardData(p ConvParams, dy, w, dx []float32) {
+	convBackwardData(p, dy, w, nil, dx)
+}
+
+// convBackwardData is Conv2DBackwardData where, when rows is not nil
+// (Group 1 only), output channel m of dy uses weight row rows[m] of w (rows
+// of C·KH·KW elements), read in place.
+func convBackwardData(p ConvParams, dy, w []float32, rows []int, dx []float32) {
 	p = p.normalized()
+	cg, mg := p.C/p.Group, p.M/p.Group
+	taps := p.KH * p.KW
+	if rows != nil {
+		if p.Group != 1 {
+			panic("kernels: a weight row map needs Group 1")
+		}
+		for _, r := range rows[:p.M] {
+			if r < 0 || (r+1)*cg*taps > len(w) {
+				panic(fmt.Sprintf("kernels: weight row %d is outside w (%d elements)", r, len(w)))
+			}
+		}
+		if cg == 1 || p.StrideH != 1 || p.StrideW != 1 {
+			// Only unit-stride paths read mapped rows in place (the others
+			// walk the weights one output channel per step): gather them.
+			row := cg * taps
+			gp := getFloats(p.M * row)
+			defer putFloats(gp)
+			g := *gp
+			parallelRange(threads(2*len(g)), p.M, len(g), func(m0, m1 int) {
+				for m := m0; m < m1; m++ {
+					r := rows[m]
+					copy(g[m*row:(m+1)*row], w[r*row:(r+1)*row])
+				}
+			})
+			w, rows = g, nil
+		}
+	}
 	p.check("Conv2DBackwardData", dx, w, nil, dy)
 	if p.N == 0 || p.C == 0 || p.M == 0 || p.OH <= 0 || p.OW <= 0 {
 		return
 	}
-	cg, mg := p.C/p.Group, p.M/p.Group
 	inPlane, outPlane := p.H*p.W, p.OH*p.OW
-	wPer := mg * cg * p.KH * p.KW
+	wPer := mg * cg * taps
 	group := func(n, g int) (dyg, wg, dxg []float32) {
-		return dy[(n*p.M+g*mg)*outPlane : (n*p.M+(g+1)*mg)*outPlane], w[g*wPer : (g+1)*wPer],
+		wg = w
+		if rows == nil {
+			wg = w[g*wPer : (g+1)*wPer]
+		}
+		return dy[(n*p.M+g*mg)*outPlane : (n*p.M+(g+1)*mg)*outPlane], wg,
 			dx[(n*p.C+g*cg)*inPlane : (n*p.C+(g+1)*cg)*inPlane]
 	}
 	// With unit strides the single phase uses every tap in order, so the
@@ -54,8 +94,21 @@ func Conv2DBackwardData(p ConvParams, dy, w, dx []float32) {
 		if !weightsInPlace {
 			wg = l.weights[g*wPer : (g+1)*wPer]
 		}
-		l.run(dyg, wg, weightsInPlace, dxg, workers, s)
+		l.run(dyg, wg, rows, weightsInPlace, dxg, workers, s)
 	})
+}
+
+// rowRuns returns the run starts and jumps (see matA) that read weight row
+// rows[k], of rowLen elements, as run k, when a run reads span elements.
+func rowRuns(rows []int, rowLen, span int) (starts, jumps []int) {
+	starts, jumps = make([]int, len(rows)), make([]int, len(rows))
+	for k, r := range rows {
+		starts[k] = r * rowLen
+		if k > 0 {
+			jumps[k-1] = starts[k] - starts[k-1] - span
+		}
+	}
+	return starts, jumps
 }
 
 // backwardCol2im adds the data gradient of one group of one image to dxg as
@@ -64,13 +117,14 @@ func Conv2DBackwardData(p ConvParams, dy, w, dx []float32) {
 func backwardCol2im(p *ConvParams, dyg, wg, dxg []float32, workers int, s *scratch) {
 	cg, mg, taps := p.C/p.Group, p.M/p.Group, p.KH*p.KW
 	rows, cols := cg*taps, p.OH*p.OW
+	a := matA{data: wg, ld: rows, trans: true}
 	offsP := getInts(mg)
 	offs := *offsP
 	for m := range offs {
 		offs[m] = m * cols
 	}
 	col := s.get(0, rows*cols)
-	gemmOffsets(rows, cols, mg, matA{data: wg, ld: rows, trans: true}, dyg, offs, col, cols, false, nil, workers)
+	gemmOffsets(rows, cols, mg, a, dyg, offs, col, cols, false, nil, workers)
 	putInts(offsP)
 	if rangeWorkers(workers, cg, rows*cols) == 1 {
 		col2imRange(p, col, dxg, 0, cg)
@@ -253,9 +307,9 @@ func (l *backwardLayout) prepareWeights(w []float32) {
 }
 
 // run adds the data gradient of one group of one image to dxg. wg is the
-// group's weights, in ONNX layout when inPlace, otherwise as gathered by
-// prepareWeights.
-func (l *backwardLayout) run(dyg, wg []float32, inPlace bool, dxg []float32, workers int, s *scratch) {
+// group's weights, in ONNX layout when inPlace (output channel m using row
+// wRows[m] when wRows is not nil), otherwise as gathered by prepareWeights.
+func (l *backwardLayout) run(dyg, wg []float32, wRows []int, inPlace bool, dxg []float32, workers int, s *scratch) {
 	p := &l.p
 	cg, mg := p.C/p.Group, p.M/p.Group
 	src := dyg
@@ -276,6 +330,9 @@ func (l *backwardLayout) run(dyg, wg []float32, inPlace bool, dxg []float32, wor
 			// A(c, (m, t)) = wg[(m·cg + c)·taps + t]
 			taps := len(ph.taps)
 			a = matA{data: wg, ld: taps, run: taps, skip: (cg - 1) * taps}
+			if wRows != nil {
+				a.starts, a.jumps = rowRuns(wRows[:mg], cg*taps, taps)
+			}
 		}
 		dst := dxg[ph.rh*p.W+ph.rw:] // dx position (rh, rw) of every channel
 		if cg == 1 {

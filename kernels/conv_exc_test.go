@@ -92,18 +92,16 @@ func TestConv2DBackwardExc(t *testing.T) {
 					y[k%(p.M*p.OH*p.OW)] = 5
 				}
 			}
-			pos, neg := make([]float32, len(w)), make([]float32, len(w))
+			row := p.C * p.KH * p.KW
+			parts := make([]float32, 2*len(w))
 			for k, a := range w {
-				pos[k], neg[k] = max(a, 0), min(a, 0)
+				m := k / row
+				parts[(2*m)*row+k%row], parts[(2*m+1)*row+k%row] = max(a, 0), min(a, 0)
 			}
 			for _, positive := range []bool{true, false} {
-				first, second := pos, neg
-				if !positive {
-					first, second = neg, pos
-				}
 				want, scale := naiveExc(p, perImage, positive, v, y, bias, w, x)
 				dx := randSlice(r, len(want)) // overwritten
-				Conv2DBackwardExc(p, perImage, v, y, bias, first, second, x, dx)
+				Conv2DBackwardExc(p, perImage, v, y, bias, parts, !positive, x, dx)
 				checkClose(t, convName(p), dx, want, scale, 1e-5)
 			}
 		}

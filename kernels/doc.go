@@ -30,6 +30,13 @@
 //     transposed in place and scatter the columns back (col2im).
 //   - Depthwise and other one-output-channel groups use a row kernel that
 //     applies all taps to long runs of a plane, several groups per goroutine.
+//   - Conv2DBackwardExc, the excitation product of a convolution with a
+//     non-negative input, is Conv2DBackwardData over the non-zero channels
+//     of the split vector, each paired with a weight row of max(W, 0) or
+//     min(W, 0): the micro-kernel's A runs can start anywhere (a jump table),
+//     so the rows are read in place, in any order.
+//   - Element-wise kernels (ReLU and Clip, the excitation sign work) run
+//     eight lanes at a time with AVX2.
 //
 // # Dependencies
 //

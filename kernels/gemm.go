@@ -2,18 +2,27 @@ package kernels
 
 //go:generate go run ./internal/asmgen -out gemm_amd64.s -stubs gemm_amd64_stub.go -pkg kernels
 
-import "unsafe"
+import (
+	"slices"
+	"unsafe"
+)
 
 // tileFunc computes one register tile of C = A·B. For i below the tile's
 // fixed row count and j < cols:
 //
 //	c[i*ldc+j] = (accumulate != 0 ? c[i*ldc+j] : 0) + bias[i] + Σ_{p<k} A(i,p)·b[offs[p]+j]
 //
-// with depth k = kOuter·kInner ≥ 1 and a nil bias counting as zeros. For
-// the row-major variants A(i,p) = a[i*lda + (p/kInner)·(kInner+aJump) + p%kInner];
-// for the column-major ones A(i,p) = a[p*lda+i] (kOuter must be 1).
+// with depth k = kOuter·kInner ≥ 1 and a nil bias counting as zeros. The
+// depth runs in kOuter runs of kInner steps; run r starts s_r elements into
+// a, with s_0 = 0 and s_{r+1} = s_r + kInner·step + J_r, where step is 1
+// for the row-major variants and lda for the column-major ones, and J_r is
+// jumps[r], or aJump for every run when jumps is nil. Then
+//
+//	row-major:    A(i,p) = a[i*lda + s_{p/kInner} + p%kInner]
+//	column-major: A(i,p) = a[s_{p/kInner} + (p%kInner)*lda + i]
+//
 // Pointers address the first element of each operand.
-type tileFunc func(kOuter, kInner int, a *float32, lda, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+type tileFunc func(kOuter, kInner int, a *float32, lda, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileKernels is a family of tile functions for one instruction set.
 type tileKernels struct {
@@ -55,23 +64,37 @@ const (
 // depth is made of runs of run contiguous elements each followed by skip
 // unused ones: A(i,p) = data[i*ld + (p/run)·(run+skip) + p%run].
 // Column-major (trans true): A(i,p) = data[p*ld + i].
+// With starts (row-major, run > 0), run r begins starts[r] elements into
+// the row instead, and jumps[r] = starts[r+1] − starts[r] − run is the gap
+// the tile kernels skip after it: any sequence of runs, in any order.
 type matA struct {
-	data      []float32
-	ld        int
-	trans     bool
-	run, skip int
+	data          []float32
+	ld            int
+	trans         bool
+	run, skip     int
+	starts, jumps []int
 }
 
 // index returns the position of A(i,p) in data; for run-structured A, p
 // must be a multiple of run.
 func (a *matA) index(i, p int) int {
 	switch {
+	case a.starts != nil:
+		return i*a.ld + a.starts[p/a.run]
 	case a.trans:
 		return p*a.ld + i
 	case a.run > 0:
 		return i*a.ld + p/a.run*(a.run+a.skip)
 	}
 	return i*a.ld + p
+}
+
+// jumpsAt returns the jump table from depth p on (nil for uniform runs).
+func (a *matA) jumpsAt(p int) *int {
+	if a.jumps == nil {
+		return nil
+	}
+	return &a.jumps[p/a.run]
 }
 
 // gemmOffsets computes, for i < m and j < n,
@@ -154,7 +177,7 @@ func gemmBlock(kern *tileKernels, i0, m, n, k int, a *matA, b []float32, offs []
 				bp = &bi[i]
 			}
 			for j := 0; j < fullCols; j += kern.cols {
-				tiles[rows-1](outer, inner, ap, a.ld, skip, &b[j], &offs[p0], &c[i*ldc+j], ldc, min(kern.cols, fullCols-j), acc, bp)
+				tiles[rows-1](outer, inner, ap, a.ld, skip, a.jumpsAt(p0), &b[j], &offs[p0], &c[i*ldc+j], ldc, min(kern.cols, fullCols-j), acc, bp)
 			}
 		}
 		if fullCols < n {
@@ -186,7 +209,7 @@ func edgeColumns(tiles []tileFunc, kern *tileKernels, i0, m, cols, p0, outer, in
 		if bias != nil {
 			bp = &bias[i]
 		}
-		tiles[rows-1](outer, inner, &a.data[a.index(i0+i, p0)], a.ld, a.skip, &panel[0], &po[0], &tmp[0], w, w, 0, bp)
+		tiles[rows-1](outer, inner, &a.data[a.index(i0+i, p0)], a.ld, a.skip, a.jumpsAt(p0), &panel[0], &po[0], &tmp[0], w, w, 0, bp)
 		for r := range rows {
 			dst := c[(i+r)*ldc : (i+r)*ldc+cols]
 			src := tmp[r*w : r*w+cols]
@@ -312,14 +335,37 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 // tileGo is the portable tile kernel: up to goRows rows, any cols ≤ goCols.
 // It keeps 4×4 blocks of C (four-row tiles) or four columns of one row in
 // registers.
-func tileGo(trans bool, rows, kOuter, kInner int, a *float32, lda, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32) {
+func tileGo(trans bool, rows, kOuter, kInner int, a *float32, lda, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32) {
 	k := kOuter * kInner
-	// A(r, p) = as[r*rowStep + aOff(p)], walking p as (outer run, inner step).
-	rowStep, runStep, innerStep := lda, kInner+aJump, 1
+	// A(r, p) = as[r*rowStep + runs[p/kInner] + (p%kInner)*innerStep].
+	rowStep, innerStep := lda, 1
 	if trans {
-		rowStep, runStep, innerStep = 1, kInner*lda, lda
+		rowStep, innerStep = 1, lda
 	}
-	as := unsafe.Slice(a, (rows-1)*rowStep+(kOuter-1)*runStep+(kInner-1)*innerStep+1)
+	var runBuf [blockK]int
+	runs := runBuf[:0]
+	if kOuter > blockK {
+		runs = make([]int, 0, kOuter)
+	}
+	var js []int
+	if jumps != nil {
+		js = unsafe.Slice(jumps, kOuter)
+	}
+	for o, start := 0, 0; o < kOuter; o++ {
+		runs = append(runs, start)
+		start += kInner * innerStep
+		if js != nil {
+			start += js[o]
+		} else {
+			start += aJump
+		}
+	}
+	// Jumps may be negative: address A from its lowest run start.
+	low := slices.Min(runs)
+	for o := range runs {
+		runs[o] -= low
+	}
+	as := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(a), 4*low)), (rows-1)*rowStep+slices.Max(runs)+(kInner-1)*innerStep+1)
 	os := unsafe.Slice(offs, k)
 	maxOff := 0
 	for _, o := range os {
@@ -335,7 +381,7 @@ func tileGo(trans bool, rows, kOuter, kInner int, a *float32, lda, aJump int, b 
 	// per-row loop below then starts at that column.
 	first := 0
 	if rows == 4 {
-		tileGo4(as, rowStep, runStep, innerStep, kOuter, kInner, bs, os, cs, ldc, cols, accumulate, bv)
+		tileGo4(as, rowStep, runs, innerStep, kInner, bs, os, cs, ldc, cols, accumulate, bv)
 		first = cols - cols%4
 	}
 	for r := range rows {
@@ -349,8 +395,7 @@ func tileGo(trans bool, rows, kOuter, kInner int, a *float32, lda, aJump int, b 
 		for ; j0+4 <= cols; j0 += 4 {
 			s0, s1, s2, s3 := init, init, init, init
 			p := 0
-			for o := range kOuter {
-				aOff := o * runStep
+			for _, aOff := range runs {
 				for range kInner {
 					av := ar[aOff]
 					aOff += innerStep
@@ -371,8 +416,7 @@ func tileGo(trans bool, rows, kOuter, kInner int, a *float32, lda, aJump int, b 
 		for ; j0 < cols; j0++ {
 			sum := init
 			p := 0
-			for o := range kOuter {
-				aOff := o * runStep
+			for _, aOff := range runs {
 				for range kInner {
 					sum += ar[aOff] * bs[os[p]+j0]
 					aOff += innerStep
@@ -389,7 +433,7 @@ func tileGo(trans bool, rows, kOuter, kInner int, a *float32, lda, aJump int, b 
 
 // tileGo4 is tileGo for four rows and the first cols − cols%4 columns; it
 // keeps a 4×4 block of C in registers.
-func tileGo4(as []float32, rowStep, runStep, innerStep, kOuter, kInner int, bs []float32, os []int, cs []float32, ldc, cols, accumulate int, bv []float32) {
+func tileGo4(as []float32, rowStep int, runs []int, innerStep, kInner int, bs []float32, os []int, cs []float32, ldc, cols, accumulate int, bv []float32) {
 	var i0, i1, i2, i3 float32
 	if bv != nil {
 		i0, i1, i2, i3 = bv[0], bv[1], bv[2], bv[3]
@@ -400,8 +444,7 @@ func tileGo4(as []float32, rowStep, runStep, innerStep, kOuter, kInner int, bs [
 		c20, c21, c22, c23 := i2, i2, i2, i2
 		c30, c31, c32, c33 := i3, i3, i3, i3
 		p := 0
-		for o := range kOuter {
-			aOff := o * runStep
+		for _, aOff := range runs {
 			for range kInner {
 				br := bs[os[p]+j0 : os[p]+j0+4]
 				p++
@@ -452,31 +495,31 @@ var goKernels = tileKernels{
 	},
 	rowTail: 1,
 	tiles: []tileFunc{
-		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(false, 1, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(false, 1, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(false, 2, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(false, 2, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(false, 3, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(false, 3, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(false, 4, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(false, 4, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
 		},
 	},
 	tilesT: []tileFunc{
-		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(true, 1, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(true, 1, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(true, 2, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(true, 2, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(true, 3, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(true, 3, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
 		},
-		func(ko, ki int, a *float32, lda, aj int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(true, 4, ko, ki, a, lda, aj, b, offs, c, ldc, cols, acc, bias)
+		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(true, 4, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
 		},
 	},
 }

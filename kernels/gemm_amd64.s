@@ -4,24 +4,24 @@
 
 #include "textflag.h"
 
-// func tileAVX512x1(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x1(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x1(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512x1(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x1_zero
 	VBROADCASTSS (AX), Z0
@@ -85,12 +85,23 @@ tileAVX512x1_tail:
 	JMP          tileAVX512x1_tail
 
 tileAVX512x1_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512x1_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512x1_jump
+
+tileAVX512x1_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512x1_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	DECQ     R14
 	JNZ      tileAVX512x1_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x1_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -102,24 +113,24 @@ tileAVX512x1_store0:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x2(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x2(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x2(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512x2(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x2_zero
 	VBROADCASTSS (AX), Z0
@@ -202,12 +213,23 @@ tileAVX512x2_tail:
 	JMP          tileAVX512x2_tail
 
 tileAVX512x2_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512x2_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512x2_jump
+
+tileAVX512x2_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512x2_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	DECQ     R14
 	JNZ      tileAVX512x2_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x2_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -228,24 +250,24 @@ tileAVX512x2_store1:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x3(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x3(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x3(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512x3(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x3_zero
 	VBROADCASTSS (AX), Z0
@@ -347,12 +369,23 @@ tileAVX512x3_tail:
 	JMP          tileAVX512x3_tail
 
 tileAVX512x3_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512x3_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512x3_jump
+
+tileAVX512x3_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512x3_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	DECQ     R14
 	JNZ      tileAVX512x3_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x3_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -382,26 +415,26 @@ tileAVX512x3_store2:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x4(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x4(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x4(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512x4(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x4_zero
 	VBROADCASTSS (AX), Z0
@@ -524,13 +557,24 @@ tileAVX512x4_tail:
 	JMP          tileAVX512x4_tail
 
 tileAVX512x4_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512x4_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512x4_jump
+
+tileAVX512x4_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512x4_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
 	DECQ     R14
 	JNZ      tileAVX512x4_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x4_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -569,26 +613,26 @@ tileAVX512x4_store3:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x5(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x5(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x5(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512x5(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x5_zero
 	VBROADCASTSS (AX), Z0
@@ -730,13 +774,24 @@ tileAVX512x5_tail:
 	JMP          tileAVX512x5_tail
 
 tileAVX512x5_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512x5_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512x5_jump
+
+tileAVX512x5_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512x5_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
 	DECQ     R14
 	JNZ      tileAVX512x5_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x5_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -784,26 +839,26 @@ tileAVX512x5_store4:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x6(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x6(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x6(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512x6(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x6_zero
 	VBROADCASTSS (AX), Z0
@@ -964,13 +1019,24 @@ tileAVX512x6_tail:
 	JMP          tileAVX512x6_tail
 
 tileAVX512x6_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512x6_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512x6_jump
+
+tileAVX512x6_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512x6_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
 	DECQ     R14
 	JNZ      tileAVX512x6_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x6_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -1027,9 +1093,9 @@ tileAVX512x6_store5:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x7(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x7(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x7(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512x7(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
@@ -1037,18 +1103,18 @@ TEXT ·tileAVX512x7(SB), NOSPLIT, $0-96
 	ADDQ         DX, R8
 	LEAQ         (R8)(DX*2), R9
 	ADDQ         DX, R9
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x7_zero
 	VBROADCASTSS (AX), Z0
@@ -1230,14 +1296,25 @@ tileAVX512x7_tail:
 	JMP          tileAVX512x7_tail
 
 tileAVX512x7_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512x7_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512x7_jump
+
+tileAVX512x7_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512x7_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
 	ADDQ     R11, R9
 	DECQ     R14
 	JNZ      tileAVX512x7_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x7_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -1303,9 +1380,9 @@ tileAVX512x7_store6:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x8(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x8(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x8(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512x8(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
@@ -1313,18 +1390,18 @@ TEXT ·tileAVX512x8(SB), NOSPLIT, $0-96
 	ADDQ         DX, R8
 	LEAQ         (R8)(DX*2), R9
 	ADDQ         DX, R9
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x8_zero
 	VBROADCASTSS (AX), Z0
@@ -1525,14 +1602,25 @@ tileAVX512x8_tail:
 	JMP          tileAVX512x8_tail
 
 tileAVX512x8_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512x8_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512x8_jump
+
+tileAVX512x8_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512x8_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
 	ADDQ     R11, R9
 	DECQ     R14
 	JNZ      tileAVX512x8_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x8_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -1607,9 +1695,9 @@ tileAVX512x8_store7:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x9(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x9(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x9(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512x9(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
@@ -1617,18 +1705,18 @@ TEXT ·tileAVX512x9(SB), NOSPLIT, $0-96
 	ADDQ         DX, R8
 	LEAQ         (R8)(DX*2), R9
 	ADDQ         DX, R9
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x9_zero
 	VBROADCASTSS (AX), Z0
@@ -1848,14 +1936,25 @@ tileAVX512x9_tail:
 	JMP          tileAVX512x9_tail
 
 tileAVX512x9_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512x9_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512x9_jump
+
+tileAVX512x9_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512x9_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
 	ADDQ     R11, R9
 	DECQ     R14
 	JNZ      tileAVX512x9_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x9_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -1939,9 +2038,9 @@ tileAVX512x9_store8:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x10(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x10(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x10(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512x10(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
@@ -1951,18 +2050,18 @@ TEXT ·tileAVX512x10(SB), NOSPLIT, $0-96
 	ADDQ         DX, R9
 	LEAQ         (R9)(DX*2), R10
 	ADDQ         DX, R10
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x10_zero
 	VBROADCASTSS (AX), Z0
@@ -2203,7 +2302,18 @@ tileAVX512x10_tail:
 	JMP          tileAVX512x10_tail
 
 tileAVX512x10_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512x10_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512x10_jump
+
+tileAVX512x10_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512x10_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
@@ -2211,7 +2321,7 @@ tileAVX512x10_done:
 	ADDQ     R11, R10
 	DECQ     R14
 	JNZ      tileAVX512x10_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x10_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -2304,9 +2414,9 @@ tileAVX512x10_store9:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x11(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x11(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x11(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512x11(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
@@ -2316,18 +2426,18 @@ TEXT ·tileAVX512x11(SB), NOSPLIT, $0-96
 	ADDQ         DX, R9
 	LEAQ         (R9)(DX*2), R10
 	ADDQ         DX, R10
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x11_zero
 	VBROADCASTSS (AX), Z0
@@ -2587,7 +2697,18 @@ tileAVX512x11_tail:
 	JMP          tileAVX512x11_tail
 
 tileAVX512x11_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512x11_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512x11_jump
+
+tileAVX512x11_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512x11_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
@@ -2595,7 +2716,7 @@ tileAVX512x11_done:
 	ADDQ     R11, R10
 	DECQ     R14
 	JNZ      tileAVX512x11_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x11_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -2697,9 +2818,9 @@ tileAVX512x11_store10:
 	VZEROUPPER
 	RET
 
-// func tileAVX512x12(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512x12(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2
-TEXT ·tileAVX512x12(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512x12(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
@@ -2709,18 +2830,18 @@ TEXT ·tileAVX512x12(SB), NOSPLIT, $0-96
 	ADDQ         DX, R9
 	LEAQ         (R9)(DX*2), R10
 	ADDQ         DX, R10
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512x12_zero
 	VBROADCASTSS (AX), Z0
@@ -2999,7 +3120,18 @@ tileAVX512x12_tail:
 	JMP          tileAVX512x12_tail
 
 tileAVX512x12_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512x12_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512x12_jump
+
+tileAVX512x12_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512x12_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
@@ -3007,7 +3139,7 @@ tileAVX512x12_done:
 	ADDQ     R11, R10
 	DECQ     R14
 	JNZ      tileAVX512x12_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512x12_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -3118,18 +3250,18 @@ tileAVX512x12_store11:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x1(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2x1(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x1(SB), NOSPLIT, $0-96
+TEXT ·tileAVX2x1(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2x1_zero
 	VBROADCASTSS (AX), Y0
@@ -3193,12 +3325,23 @@ tileAVX2x1_tail:
 	JMP          tileAVX2x1_tail
 
 tileAVX2x1_done:
-	MOVQ   aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX2x1_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX2x1_jump
+
+tileAVX2x1_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX2x1_jump:
 	SHLQ   $0x02, R11
 	ADDQ   R11, SI
 	DECQ   R14
 	JNZ    tileAVX2x1_run
-	MOVQ   accumulate+80(FP), AX
+	MOVQ   accumulate+88(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2x1_store0
 	VADDPS (R12), Y0, Y0
@@ -3210,18 +3353,18 @@ tileAVX2x1_store0:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x2(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2x2(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x2(SB), NOSPLIT, $0-96
+TEXT ·tileAVX2x2(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2x2_zero
 	VBROADCASTSS (AX), Y0
@@ -3304,12 +3447,23 @@ tileAVX2x2_tail:
 	JMP          tileAVX2x2_tail
 
 tileAVX2x2_done:
-	MOVQ   aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX2x2_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX2x2_jump
+
+tileAVX2x2_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX2x2_jump:
 	SHLQ   $0x02, R11
 	ADDQ   R11, SI
 	DECQ   R14
 	JNZ    tileAVX2x2_run
-	MOVQ   accumulate+80(FP), AX
+	MOVQ   accumulate+88(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2x2_store0
 	VADDPS (R12), Y0, Y0
@@ -3330,18 +3484,18 @@ tileAVX2x2_store1:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x3(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2x3(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x3(SB), NOSPLIT, $0-96
+TEXT ·tileAVX2x3(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2x3_zero
 	VBROADCASTSS (AX), Y0
@@ -3443,12 +3597,23 @@ tileAVX2x3_tail:
 	JMP          tileAVX2x3_tail
 
 tileAVX2x3_done:
-	MOVQ   aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX2x3_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX2x3_jump
+
+tileAVX2x3_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX2x3_jump:
 	SHLQ   $0x02, R11
 	ADDQ   R11, SI
 	DECQ   R14
 	JNZ    tileAVX2x3_run
-	MOVQ   accumulate+80(FP), AX
+	MOVQ   accumulate+88(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2x3_store0
 	VADDPS (R12), Y0, Y0
@@ -3478,20 +3643,20 @@ tileAVX2x3_store2:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x4(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2x4(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x4(SB), NOSPLIT, $0-96
+TEXT ·tileAVX2x4(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2x4_zero
 	VBROADCASTSS (AX), Y0
@@ -3614,13 +3779,24 @@ tileAVX2x4_tail:
 	JMP          tileAVX2x4_tail
 
 tileAVX2x4_done:
-	MOVQ   aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX2x4_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX2x4_jump
+
+tileAVX2x4_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX2x4_jump:
 	SHLQ   $0x02, R11
 	ADDQ   R11, SI
 	ADDQ   R11, R8
 	DECQ   R14
 	JNZ    tileAVX2x4_run
-	MOVQ   accumulate+80(FP), AX
+	MOVQ   accumulate+88(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2x4_store0
 	VADDPS (R12), Y0, Y0
@@ -3659,20 +3835,20 @@ tileAVX2x4_store3:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x5(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2x5(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x5(SB), NOSPLIT, $0-96
+TEXT ·tileAVX2x5(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2x5_zero
 	VBROADCASTSS (AX), Y0
@@ -3814,13 +3990,24 @@ tileAVX2x5_tail:
 	JMP          tileAVX2x5_tail
 
 tileAVX2x5_done:
-	MOVQ   aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX2x5_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX2x5_jump
+
+tileAVX2x5_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX2x5_jump:
 	SHLQ   $0x02, R11
 	ADDQ   R11, SI
 	ADDQ   R11, R8
 	DECQ   R14
 	JNZ    tileAVX2x5_run
-	MOVQ   accumulate+80(FP), AX
+	MOVQ   accumulate+88(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2x5_store0
 	VADDPS (R12), Y0, Y0
@@ -3868,20 +4055,20 @@ tileAVX2x5_store4:
 	VZEROUPPER
 	RET
 
-// func tileAVX2x6(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2x6(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2x6(SB), NOSPLIT, $0-96
+TEXT ·tileAVX2x6(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
 	LEAQ         (SI)(DX*2), R8
 	ADDQ         DX, R8
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2x6_zero
 	VBROADCASTSS (AX), Y0
@@ -4042,13 +4229,24 @@ tileAVX2x6_tail:
 	JMP          tileAVX2x6_tail
 
 tileAVX2x6_done:
-	MOVQ   aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX2x6_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX2x6_jump
+
+tileAVX2x6_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX2x6_jump:
 	SHLQ   $0x02, R11
 	ADDQ   R11, SI
 	ADDQ   R11, R8
 	DECQ   R14
 	JNZ    tileAVX2x6_run
-	MOVQ   accumulate+80(FP), AX
+	MOVQ   accumulate+88(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2x6_store0
 	VADDPS (R12), Y0, Y0
@@ -4105,24 +4303,24 @@ tileAVX2x6_store5:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx1(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx1(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx1(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512Tx1(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx1_zero
 	VBROADCASTSS (AX), Z0
@@ -4194,12 +4392,23 @@ tileAVX512Tx1_tail:
 	JMP          tileAVX512Tx1_tail
 
 tileAVX512Tx1_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512Tx1_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512Tx1_jump
+
+tileAVX512Tx1_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512Tx1_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	DECQ     R14
 	JNZ      tileAVX512Tx1_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx1_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -4211,24 +4420,24 @@ tileAVX512Tx1_store0:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx2(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx2(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx2(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512Tx2(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx2_zero
 	VBROADCASTSS (AX), Z0
@@ -4319,12 +4528,23 @@ tileAVX512Tx2_tail:
 	JMP          tileAVX512Tx2_tail
 
 tileAVX512Tx2_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512Tx2_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512Tx2_jump
+
+tileAVX512Tx2_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512Tx2_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	DECQ     R14
 	JNZ      tileAVX512Tx2_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx2_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -4345,24 +4565,24 @@ tileAVX512Tx2_store1:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx3(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx3(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx3(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512Tx3(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx3_zero
 	VBROADCASTSS (AX), Z0
@@ -4472,12 +4692,23 @@ tileAVX512Tx3_tail:
 	JMP          tileAVX512Tx3_tail
 
 tileAVX512Tx3_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512Tx3_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512Tx3_jump
+
+tileAVX512Tx3_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512Tx3_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	DECQ     R14
 	JNZ      tileAVX512Tx3_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx3_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -4507,24 +4738,24 @@ tileAVX512Tx3_store2:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx4(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx4(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx4(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512Tx4(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx4_zero
 	VBROADCASTSS (AX), Z0
@@ -4653,13 +4884,24 @@ tileAVX512Tx4_tail:
 	JMP          tileAVX512Tx4_tail
 
 tileAVX512Tx4_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512Tx4_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512Tx4_jump
+
+tileAVX512Tx4_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512Tx4_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
 	DECQ     R14
 	JNZ      tileAVX512Tx4_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx4_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -4698,24 +4940,24 @@ tileAVX512Tx4_store3:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx5(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx5(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx5(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512Tx5(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx5_zero
 	VBROADCASTSS (AX), Z0
@@ -4863,13 +5105,24 @@ tileAVX512Tx5_tail:
 	JMP          tileAVX512Tx5_tail
 
 tileAVX512Tx5_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512Tx5_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512Tx5_jump
+
+tileAVX512Tx5_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512Tx5_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
 	DECQ     R14
 	JNZ      tileAVX512Tx5_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx5_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -4917,24 +5170,24 @@ tileAVX512Tx5_store4:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx6(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx6(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx6(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512Tx6(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx6_zero
 	VBROADCASTSS (AX), Z0
@@ -5101,13 +5354,24 @@ tileAVX512Tx6_tail:
 	JMP          tileAVX512Tx6_tail
 
 tileAVX512Tx6_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512Tx6_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512Tx6_jump
+
+tileAVX512Tx6_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512Tx6_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
 	DECQ     R14
 	JNZ      tileAVX512Tx6_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx6_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -5164,24 +5428,24 @@ tileAVX512Tx6_store5:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx7(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx7(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx7(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512Tx7(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx7_zero
 	VBROADCASTSS (AX), Z0
@@ -5367,14 +5631,25 @@ tileAVX512Tx7_tail:
 	JMP          tileAVX512Tx7_tail
 
 tileAVX512Tx7_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512Tx7_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512Tx7_jump
+
+tileAVX512Tx7_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512Tx7_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
 	ADDQ     R11, R9
 	DECQ     R14
 	JNZ      tileAVX512Tx7_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx7_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -5440,24 +5715,24 @@ tileAVX512Tx7_store6:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx8(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx8(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx8(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512Tx8(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx8_zero
 	VBROADCASTSS (AX), Z0
@@ -5662,14 +5937,25 @@ tileAVX512Tx8_tail:
 	JMP          tileAVX512Tx8_tail
 
 tileAVX512Tx8_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512Tx8_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512Tx8_jump
+
+tileAVX512Tx8_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512Tx8_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
 	ADDQ     R11, R9
 	DECQ     R14
 	JNZ      tileAVX512Tx8_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx8_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -5744,24 +6030,24 @@ tileAVX512Tx8_store7:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx9(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx9(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx9(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512Tx9(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx9_zero
 	VBROADCASTSS (AX), Z0
@@ -5985,14 +6271,25 @@ tileAVX512Tx9_tail:
 	JMP          tileAVX512Tx9_tail
 
 tileAVX512Tx9_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512Tx9_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512Tx9_jump
+
+tileAVX512Tx9_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512Tx9_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
 	ADDQ     R11, R9
 	DECQ     R14
 	JNZ      tileAVX512Tx9_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx9_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -6076,24 +6373,24 @@ tileAVX512Tx9_store8:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx10(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx10(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx10(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512Tx10(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx10_zero
 	VBROADCASTSS (AX), Z0
@@ -6336,7 +6633,18 @@ tileAVX512Tx10_tail:
 	JMP          tileAVX512Tx10_tail
 
 tileAVX512Tx10_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512Tx10_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512Tx10_jump
+
+tileAVX512Tx10_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512Tx10_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
@@ -6344,7 +6652,7 @@ tileAVX512Tx10_done:
 	ADDQ     R11, R10
 	DECQ     R14
 	JNZ      tileAVX512Tx10_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx10_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -6437,24 +6745,24 @@ tileAVX512Tx10_store9:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx11(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx11(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx11(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512Tx11(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx11_zero
 	VBROADCASTSS (AX), Z0
@@ -6716,7 +7024,18 @@ tileAVX512Tx11_tail:
 	JMP          tileAVX512Tx11_tail
 
 tileAVX512Tx11_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512Tx11_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512Tx11_jump
+
+tileAVX512Tx11_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512Tx11_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
@@ -6724,7 +7043,7 @@ tileAVX512Tx11_done:
 	ADDQ     R11, R10
 	DECQ     R14
 	JNZ      tileAVX512Tx11_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx11_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -6826,24 +7145,24 @@ tileAVX512Tx11_store10:
 	VZEROUPPER
 	RET
 
-// func tileAVX512Tx12(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX512Tx12(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, AVX512BW, AVX512F, BMI2, MMX+
-TEXT ·tileAVX512Tx12(SB), NOSPLIT, $0-96
+TEXT ·tileAVX512Tx12(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         cols+72(FP), AX
+	MOVQ         cols+80(FP), AX
 	MOVQ         $0x00000001, R11
 	SHLXQ        AX, R11, R11
 	DECQ         R11
 	KMOVD        R11, K1
 	KSHIFTRD     $0x10, K1, K2
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX512Tx12_zero
 	VBROADCASTSS (AX), Z0
@@ -7124,7 +7443,18 @@ tileAVX512Tx12_tail:
 	JMP          tileAVX512Tx12_tail
 
 tileAVX512Tx12_done:
-	MOVQ     aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX512Tx12_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX512Tx12_jump
+
+tileAVX512Tx12_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX512Tx12_jump:
 	SHLQ     $0x02, R11
 	ADDQ     R11, SI
 	ADDQ     R11, R8
@@ -7132,7 +7462,7 @@ tileAVX512Tx12_done:
 	ADDQ     R11, R10
 	DECQ     R14
 	JNZ      tileAVX512Tx12_run
-	MOVQ     accumulate+80(FP), AX
+	MOVQ     accumulate+88(FP), AX
 	TESTQ    AX, AX
 	JE       tileAVX512Tx12_store0
 	VADDPS.Z (R12), Z0, K1, Z0
@@ -7243,18 +7573,18 @@ tileAVX512Tx12_store11:
 	VZEROUPPER
 	RET
 
-// func tileAVX2Tx1(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2Tx1(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2Tx1(SB), NOSPLIT, $0-96
+TEXT ·tileAVX2Tx1(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2Tx1_zero
 	VBROADCASTSS (AX), Y0
@@ -7321,12 +7651,23 @@ tileAVX2Tx1_tail:
 	JMP          tileAVX2Tx1_tail
 
 tileAVX2Tx1_done:
-	MOVQ   aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX2Tx1_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX2Tx1_jump
+
+tileAVX2Tx1_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX2Tx1_jump:
 	SHLQ   $0x02, R11
 	ADDQ   R11, SI
 	DECQ   R14
 	JNZ    tileAVX2Tx1_run
-	MOVQ   accumulate+80(FP), AX
+	MOVQ   accumulate+88(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2Tx1_store0
 	VADDPS (R12), Y0, Y0
@@ -7338,18 +7679,18 @@ tileAVX2Tx1_store0:
 	VZEROUPPER
 	RET
 
-// func tileAVX2Tx2(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2Tx2(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2Tx2(SB), NOSPLIT, $0-96
+TEXT ·tileAVX2Tx2(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2Tx2_zero
 	VBROADCASTSS (AX), Y0
@@ -7435,12 +7776,23 @@ tileAVX2Tx2_tail:
 	JMP          tileAVX2Tx2_tail
 
 tileAVX2Tx2_done:
-	MOVQ   aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX2Tx2_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX2Tx2_jump
+
+tileAVX2Tx2_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX2Tx2_jump:
 	SHLQ   $0x02, R11
 	ADDQ   R11, SI
 	DECQ   R14
 	JNZ    tileAVX2Tx2_run
-	MOVQ   accumulate+80(FP), AX
+	MOVQ   accumulate+88(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2Tx2_store0
 	VADDPS (R12), Y0, Y0
@@ -7461,18 +7813,18 @@ tileAVX2Tx2_store1:
 	VZEROUPPER
 	RET
 
-// func tileAVX2Tx3(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2Tx3(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2Tx3(SB), NOSPLIT, $0-96
+TEXT ·tileAVX2Tx3(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2Tx3_zero
 	VBROADCASTSS (AX), Y0
@@ -7577,12 +7929,23 @@ tileAVX2Tx3_tail:
 	JMP          tileAVX2Tx3_tail
 
 tileAVX2Tx3_done:
-	MOVQ   aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX2Tx3_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX2Tx3_jump
+
+tileAVX2Tx3_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX2Tx3_jump:
 	SHLQ   $0x02, R11
 	ADDQ   R11, SI
 	DECQ   R14
 	JNZ    tileAVX2Tx3_run
-	MOVQ   accumulate+80(FP), AX
+	MOVQ   accumulate+88(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2Tx3_store0
 	VADDPS (R12), Y0, Y0
@@ -7612,18 +7975,18 @@ tileAVX2Tx3_store2:
 	VZEROUPPER
 	RET
 
-// func tileAVX2Tx4(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2Tx4(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2Tx4(SB), NOSPLIT, $0-96
+TEXT ·tileAVX2Tx4(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2Tx4_zero
 	VBROADCASTSS (AX), Y0
@@ -7747,13 +8110,24 @@ tileAVX2Tx4_tail:
 	JMP          tileAVX2Tx4_tail
 
 tileAVX2Tx4_done:
-	MOVQ   aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX2Tx4_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX2Tx4_jump
+
+tileAVX2Tx4_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX2Tx4_jump:
 	SHLQ   $0x02, R11
 	ADDQ   R11, SI
 	ADDQ   R11, R8
 	DECQ   R14
 	JNZ    tileAVX2Tx4_run
-	MOVQ   accumulate+80(FP), AX
+	MOVQ   accumulate+88(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2Tx4_store0
 	VADDPS (R12), Y0, Y0
@@ -7792,18 +8166,18 @@ tileAVX2Tx4_store3:
 	VZEROUPPER
 	RET
 
-// func tileAVX2Tx5(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2Tx5(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2Tx5(SB), NOSPLIT, $0-96
+TEXT ·tileAVX2Tx5(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2Tx5_zero
 	VBROADCASTSS (AX), Y0
@@ -7946,13 +8320,24 @@ tileAVX2Tx5_tail:
 	JMP          tileAVX2Tx5_tail
 
 tileAVX2Tx5_done:
-	MOVQ   aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX2Tx5_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX2Tx5_jump
+
+tileAVX2Tx5_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX2Tx5_jump:
 	SHLQ   $0x02, R11
 	ADDQ   R11, SI
 	ADDQ   R11, R8
 	DECQ   R14
 	JNZ    tileAVX2Tx5_run
-	MOVQ   accumulate+80(FP), AX
+	MOVQ   accumulate+88(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2Tx5_store0
 	VADDPS (R12), Y0, Y0
@@ -8000,18 +8385,18 @@ tileAVX2Tx5_store4:
 	VZEROUPPER
 	RET
 
-// func tileAVX2Tx6(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+// func tileAVX2Tx6(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2Tx6(SB), NOSPLIT, $0-96
+TEXT ·tileAVX2Tx6(SB), NOSPLIT, $0-104
 	MOVQ         lda+24(FP), DX
 	SHLQ         $0x02, DX
 	MOVQ         a+16(FP), SI
-	MOVQ         b+40(FP), DI
-	MOVQ         offs+48(FP), BX
-	MOVQ         c+56(FP), R12
-	MOVQ         ldc+64(FP), R13
+	MOVQ         b+48(FP), DI
+	MOVQ         offs+56(FP), BX
+	MOVQ         c+64(FP), R12
+	MOVQ         ldc+72(FP), R13
 	SHLQ         $0x02, R13
-	MOVQ         bias+88(FP), AX
+	MOVQ         bias+96(FP), AX
 	TESTQ        AX, AX
 	JE           tileAVX2Tx6_zero
 	VBROADCASTSS (AX), Y0
@@ -8173,13 +8558,24 @@ tileAVX2Tx6_tail:
 	JMP          tileAVX2Tx6_tail
 
 tileAVX2Tx6_done:
-	MOVQ   aJump+32(FP), R11
+	MOVQ  jumps+40(FP), AX
+	TESTQ AX, AX
+	JE    tileAVX2Tx6_uniform
+	MOVQ  (AX), R11
+	ADDQ  $0x08, AX
+	MOVQ  AX, jumps+40(FP)
+	JMP   tileAVX2Tx6_jump
+
+tileAVX2Tx6_uniform:
+	MOVQ aJump+32(FP), R11
+
+tileAVX2Tx6_jump:
 	SHLQ   $0x02, R11
 	ADDQ   R11, SI
 	ADDQ   R11, R8
 	DECQ   R14
 	JNZ    tileAVX2Tx6_run
-	MOVQ   accumulate+80(FP), AX
+	MOVQ   accumulate+88(FP), AX
 	TESTQ  AX, AX
 	JE     tileAVX2Tx6_store0
 	VADDPS (R12), Y0, Y0

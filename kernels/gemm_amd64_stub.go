@@ -7,182 +7,182 @@ package kernels
 // tileAVX512x1 computes a 1x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512x1(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512x1(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x2 computes a 2x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512x2(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512x2(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x3 computes a 3x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512x3(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512x3(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x4 computes a 4x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512x4(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512x4(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x5 computes a 5x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512x5(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512x5(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x6 computes a 6x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512x6(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512x6(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x7 computes a 7x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512x7(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512x7(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x8 computes a 8x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512x8(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512x8(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x9 computes a 9x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512x9(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512x9(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x10 computes a 10x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512x10(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512x10(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x11 computes a 11x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512x11(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512x11(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512x12 computes a 12x32 tile with AVX-512; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512x12(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512x12(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2x1 computes a 1x16 tile with AVX2 and FMA; cols must be 16.
 //
 //go:noescape
-func tileAVX2x1(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX2x1(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2x2 computes a 2x16 tile with AVX2 and FMA; cols must be 16.
 //
 //go:noescape
-func tileAVX2x2(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX2x2(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2x3 computes a 3x16 tile with AVX2 and FMA; cols must be 16.
 //
 //go:noescape
-func tileAVX2x3(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX2x3(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2x4 computes a 4x16 tile with AVX2 and FMA; cols must be 16.
 //
 //go:noescape
-func tileAVX2x4(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX2x4(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2x5 computes a 5x16 tile with AVX2 and FMA; cols must be 16.
 //
 //go:noescape
-func tileAVX2x5(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX2x5(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2x6 computes a 6x16 tile with AVX2 and FMA; cols must be 16.
 //
 //go:noescape
-func tileAVX2x6(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX2x6(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512Tx1 computes a 1x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512Tx1(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512Tx1(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512Tx2 computes a 2x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512Tx2(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512Tx2(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512Tx3 computes a 3x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512Tx3(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512Tx3(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512Tx4 computes a 4x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512Tx4(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512Tx4(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512Tx5 computes a 5x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512Tx5(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512Tx5(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512Tx6 computes a 6x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512Tx6(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512Tx6(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512Tx7 computes a 7x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512Tx7(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512Tx7(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512Tx8 computes a 8x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512Tx8(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512Tx8(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512Tx9 computes a 9x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512Tx9(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512Tx9(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512Tx10 computes a 10x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512Tx10(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512Tx10(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512Tx11 computes a 11x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512Tx11(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512Tx11(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX512Tx12 computes a 12x32 tile with AVX-512 from column-major A; cols in [1,32] selects the columns read and written.
 //
 //go:noescape
-func tileAVX512Tx12(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX512Tx12(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2Tx1 computes a 1x16 tile with AVX2 and FMA from column-major A; cols must be 16.
 //
 //go:noescape
-func tileAVX2Tx1(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX2Tx1(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2Tx2 computes a 2x16 tile with AVX2 and FMA from column-major A; cols must be 16.
 //
 //go:noescape
-func tileAVX2Tx2(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX2Tx2(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2Tx3 computes a 3x16 tile with AVX2 and FMA from column-major A; cols must be 16.
 //
 //go:noescape
-func tileAVX2Tx3(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX2Tx3(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2Tx4 computes a 4x16 tile with AVX2 and FMA from column-major A; cols must be 16.
 //
 //go:noescape
-func tileAVX2Tx4(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX2Tx4(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2Tx5 computes a 5x16 tile with AVX2 and FMA from column-major A; cols must be 16.
 //
 //go:noescape
-func tileAVX2Tx5(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX2Tx5(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // tileAVX2Tx6 computes a 6x16 tile with AVX2 and FMA from column-major A; cols must be 16.
 //
 //go:noescape
-func tileAVX2Tx6(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
+func tileAVX2Tx6(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)
 
 // rowAVX512 computes c[r*ldc+j] (+)= bias[0] + Σ_{p<k} a[p]·b[offs[p]+r*ldb+j] for r < rows, j < n with AVX-512 (nil bias: 0).
 //

@@ -23,8 +23,8 @@ type Conv struct {
 	absOnce sync.Once
 	absW    []float32
 
-	partsOnce  sync.Once
-	posW, negW []float32 // max(W, 0) and min(W, 0)
+	partsOnce sync.Once
+	parts     []float32 // rows max(W_m, 0), min(W_m, 0) for m = 0, 1, …
 }
 
 func newConv(s *graph.NodeSpec) (graph.Op, error) {
@@ -172,16 +172,14 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor) (bool, e
 		return false, err
 	}
 	c.partsOnce.Do(func() {
-		c.posW, c.negW = make([]float32, len(c.W.Data)), make([]float32, len(c.W.Data))
+		row := len(c.W.Data) / c.W.Shape[0]
+		c.parts = make([]float32, 2*len(c.W.Data))
 		for i, v := range c.W.Data {
-			c.posW[i], c.negW[i] = max(v, 0), min(v, 0)
+			m, k := i/row, i%row
+			c.parts[2*m*row+k], c.parts[(2*m+1)*row+k] = max(v, 0), min(v, 0)
 		}
 	})
-	first, second := c.posW, c.negW
-	if !positive {
-		first, second = second, first
-	}
-	kernels.Conv2DBackwardExc(p, dx[0].Shape[0]/x[0].Batch(), dy[0].Data, y[0].Data, c.B, first, second, x[0].Data, dx[0].Data)
+	kernels.Conv2DBackwardExc(p, dx[0].Shape[0]/x[0].Batch(), dy[0].Data, y[0].Data, c.B, c.parts, !positive, x[0].Data, dx[0].Data)
 	return true, nil
 }
 

@@ -6,7 +6,8 @@
 //	C[i][j] (+)= bias[i] + Σ_p A(i, p) · B[offs[p] + j]   for i < rows, j < cols, p < kOuter·kInner
 //
 // where a nil bias counts as zeros. The depth runs in kOuter runs of kInner
-// steps; after each run the A pointer skips aJump more elements, so
+// steps; after run r the A pointer skips jumps[r] more elements (aJump
+// when jumps is nil), so with uniform jumps
 // A(i, p) = a[i*lda + (p/kInner)*(kInner+aJump) + p%kInner].
 // A is read in place: row-major with rows lda elements apart, or, for the
 // "T" kernels, column-major (A[i][p] at a[p*lda + i]). B is read through a
@@ -30,7 +31,7 @@ const (
 )
 
 const (
-	tileSignature = "func(kOuter int, kInner int, a *float32, lda int, aJump int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)"
+	tileSignature = "func(kOuter int, kInner int, a *float32, lda int, aJump int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, accumulate int, bias *float32)"
 	rowSignature  = "func(k int, a *float32, b *float32, offs *int, c *float32, n int, rows int, ldb int, ldc int, accumulate int, bias *float32)"
 )
 
@@ -636,7 +637,9 @@ func maxRowAVX512(argmax bool) {
 // unrolled by `unroll`, calling step(u) for the u-th step of an unrolled
 // block; step addresses the offset table with displacement 8u and row-major
 // A with displacement 4u, while column-major A (trans) is advanced by step
-// itself. After each run the A bases skip aJump elements. Uses R11, R14.
+// itself. After run r the A bases skip jumps[r] elements, or aJump when
+// jumps is nil (the pointer argument is advanced in place). Uses RAX, R11,
+// R14.
 func kLoop(name string, trans bool, kReg, offsReg Register, bases []Register, step func(u int)) {
 	jumpBases := bases
 	if trans {
@@ -669,7 +672,16 @@ func kLoop(name string, trans bool, kReg, offsReg Register, bases []Register, st
 	DECQ(kReg)
 	JMP(LabelRef(name + "_tail"))
 	Label(name + "_done")
+	Load(Param("jumps"), RAX)
+	TESTQ(RAX, RAX)
+	JE(LabelRef(name + "_uniform"))
+	MOVQ(Mem{Base: RAX}, R11)
+	ADDQ(U8(8), RAX)
+	Store(RAX, Param("jumps"))
+	JMP(LabelRef(name + "_jump"))
+	Label(name + "_uniform")
 	Load(Param("aJump"), R11)
+	Label(name + "_jump")
 	SHLQ(U8(2), R11)
 	for _, r := range jumpBases {
 		ADDQ(R11, r)
