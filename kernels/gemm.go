@@ -469,6 +469,17 @@ func tileGo4(as []float32, rowStep int, runs []int, innerStep, kInner int, bs []
 	}
 }
 
+// goTiles returns the portable tiles of 1 … goRows rows.
+func goTiles(trans bool) []tileFunc {
+	tiles := make([]tileFunc, goRows)
+	for r := range tiles {
+		tiles[r] = func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
+			tileGo(trans, r+1, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
+		}
+	}
+	return tiles
+}
+
 // Portable tile geometry.
 const (
 	goRows = 4
@@ -494,32 +505,6 @@ var goKernels = tileKernels{
 		}
 	},
 	rowTail: 1,
-	tiles: []tileFunc{
-		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(false, 1, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
-		},
-		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(false, 2, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
-		},
-		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(false, 3, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
-		},
-		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(false, 4, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
-		},
-	},
-	tilesT: []tileFunc{
-		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(true, 1, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
-		},
-		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(true, 2, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
-		},
-		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(true, 3, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
-		},
-		func(ko, ki int, a *float32, lda, aj int, jumps *int, b *float32, offs *int, c *float32, ldc int, cols int, acc int, bias *float32) {
-			tileGo(true, 4, ko, ki, a, lda, aj, jumps, b, offs, c, ldc, cols, acc, bias)
-		},
-	},
+	tiles:   goTiles(false),
+	tilesT:  goTiles(true),
 }

@@ -9441,7 +9441,7 @@ flip_done:
 	RET
 
 // func splitSignAVX2(pos *float32, neg *float32, v *float32, y *float32, n int, c float32) (posBits uint32, negBits uint32)
-// Requires: AVX, SSE2
+// Requires: AVX, AVX2, SSE2
 TEXT ·splitSignAVX2(SB), NOSPLIT, $0-56
 	MOVQ         pos+0(FP), AX
 	MOVQ         neg+8(FP), CX
@@ -9474,7 +9474,7 @@ split_loop:
 	JNZ     split_loop
 
 split_done:
-	VEXTRACTF128 $0x01, Y2, X0
+	VEXTRACTI128 $0x01, Y2, X0
 	VORPS        X0, X2, X2
 	VPSHUFD      $0x4e, X2, X0
 	VORPS        X0, X2, X2
@@ -9482,7 +9482,7 @@ split_done:
 	VORPS        X0, X2, X2
 	MOVD         X2, AX
 	MOVL         AX, posBits+48(FP)
-	VEXTRACTF128 $0x01, Y3, X0
+	VEXTRACTI128 $0x01, Y3, X0
 	VORPS        X0, X3, X3
 	VPSHUFD      $0x4e, X3, X0
 	VORPS        X0, X3, X3
@@ -9494,7 +9494,7 @@ split_done:
 	RET
 
 // func orBitsAVX2(x *float32, n int) uint32
-// Requires: AVX, SSE2
+// Requires: AVX, AVX2, SSE2
 TEXT ·orBitsAVX2(SB), NOSPLIT, $0-20
 	MOVQ   x+0(FP), AX
 	VXORPS Y0, Y0, Y0
@@ -9509,7 +9509,7 @@ or_loop:
 	JNZ   or_loop
 
 or_done:
-	VEXTRACTF128 $0x01, Y0, X1
+	VEXTRACTI128 $0x01, Y0, X1
 	VORPS        X1, X0, X0
 	VPSHUFD      $0x4e, X0, X1
 	VORPS        X1, X0, X0

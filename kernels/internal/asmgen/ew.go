@@ -25,6 +25,31 @@ func broadcastBits(bits uint32, y VecVirtual) {
 	VPBROADCASTD(x, y)
 }
 
+// reduceStore folds the 8 lanes of acc with op (VPMAXUD or VORPS on 32-bit
+// patterns) and stores the result as return value i.
+func reduceStore(acc VecVirtual, op func(ops ...Op), i int) {
+	h, l := XMM(), acc.AsX()
+	VEXTRACTI128(U8(1), acc, h)
+	op(h, l, l)
+	VPSHUFD(U8(0x4e), l, h)
+	op(h, l, l)
+	VPSHUFD(U8(0xb1), l, h)
+	op(h, l, l)
+	r := GP32()
+	MOVD(l, r)
+	Store(r, ReturnIndex(i))
+}
+
+// advance moves every pointer to the next 8-element block and loops to
+// label while blocks remain in n.
+func advance(label string, n Register, ptrs ...Register) {
+	for _, p := range ptrs {
+		ADDQ(U8(32), p)
+	}
+	DECQ(n)
+	JNZ(LabelRef(label))
+}
+
 // blocks loads n, turns it into a count of 8-element blocks and jumps to
 // done when there is none.
 func blocks(done string) Register {
@@ -70,11 +95,7 @@ func bandAVX2() {
 			VADDPS(Mem{Base: dst}, r, r)
 		}
 		VMOVUPS(r, Mem{Base: dst})
-		ADDQ(U8(32), dst)
-		ADDQ(U8(32), v)
-		ADDQ(U8(32), x)
-		DECQ(n)
-		JNZ(LabelRef(name))
+		advance(name, n, dst, v, x)
 		JMP(LabelRef("band_done"))
 	}
 	TESTQ(upper, upper)
@@ -109,10 +130,7 @@ func clampAVX2() {
 	VMAXPS(Mem{Base: x}, lo, t)
 	VMINPS(t, hi, t)
 	VMOVUPS(t, Mem{Base: y})
-	ADDQ(U8(32), y)
-	ADDQ(U8(32), x)
-	DECQ(n)
-	JNZ(LabelRef("clamp_loop"))
+	advance("clamp_loop", n, y, x)
 	Label("clamp_done")
 	VZEROUPPER()
 	RET()
@@ -148,22 +166,9 @@ func combineAVX2() {
 	VMOVUPS(v, Mem{Base: a})
 	VANDNPS(v, sign, v) // |v|: clear the sign bit
 	VPMAXUD(v, top, top)
-	ADDQ(U8(32), a)
-	ADDQ(U8(32), b)
-	ADDQ(U8(32), x)
-	DECQ(n)
-	JNZ(LabelRef("combine_loop"))
+	advance("combine_loop", n, a, b, x)
 	Label("combine_done")
-	hx, lx := XMM(), top.AsX()
-	VEXTRACTI128(U8(1), top, hx)
-	VPMAXUD(hx, lx, lx)
-	VPSHUFD(U8(0x4e), lx, hx)
-	VPMAXUD(hx, lx, lx)
-	VPSHUFD(U8(0xb1), lx, hx)
-	VPMAXUD(hx, lx, lx)
-	r := GP32()
-	MOVD(lx, r)
-	Store(r, ReturnIndex(0))
+	reduceStore(top, VPMAXUD, 0)
 	VZEROUPPER()
 	RET()
 }
@@ -187,11 +192,7 @@ func signFlipAVX2() {
 	VANDPS(sign, m, m)
 	VXORPS(Mem{Base: v}, m, m)
 	VMOVUPS(m, Mem{Base: out})
-	ADDQ(U8(32), out)
-	ADDQ(U8(32), v)
-	ADDQ(U8(32), y)
-	DECQ(n)
-	JNZ(LabelRef("flip_loop"))
+	advance("flip_loop", n, out, v, y)
 	Label("flip_done")
 	VZEROUPPER()
 	RET()
@@ -222,25 +223,10 @@ func splitSignAVX2() {
 	VMOVUPS(q, Mem{Base: neg})
 	VORPS(p, orP, orP)
 	VORPS(q, orN, orN)
-	ADDQ(U8(32), pos)
-	ADDQ(U8(32), neg)
-	ADDQ(U8(32), v)
-	ADDQ(U8(32), y)
-	DECQ(n)
-	JNZ(LabelRef("split_loop"))
+	advance("split_loop", n, pos, neg, v, y)
 	Label("split_done")
-	for i, acc := range []VecVirtual{orP, orN} {
-		h, l := XMM(), acc.AsX()
-		VEXTRACTF128(U8(1), acc, h)
-		VORPS(h, l, l)
-		VPSHUFD(U8(0x4e), l, h)
-		VORPS(h, l, l)
-		VPSHUFD(U8(0xb1), l, h)
-		VORPS(h, l, l)
-		r := GP32()
-		MOVD(l, r)
-		Store(r, ReturnIndex(i))
-	}
+	reduceStore(orP, VORPS, 0)
+	reduceStore(orN, VORPS, 1)
 	VZEROUPPER()
 	RET()
 }
@@ -256,20 +242,9 @@ func orBitsAVX2() {
 	n := blocks("or_done")
 	Label("or_loop")
 	VORPS(Mem{Base: x}, acc, acc)
-	ADDQ(U8(32), x)
-	DECQ(n)
-	JNZ(LabelRef("or_loop"))
+	advance("or_loop", n, x)
 	Label("or_done")
-	h, l := XMM(), acc.AsX()
-	VEXTRACTF128(U8(1), acc, h)
-	VORPS(h, l, l)
-	VPSHUFD(U8(0x4e), l, h)
-	VORPS(h, l, l)
-	VPSHUFD(U8(0xb1), l, h)
-	VORPS(h, l, l)
-	r := GP32()
-	MOVD(l, r)
-	Store(r, ReturnIndex(0))
+	reduceStore(acc, VORPS, 0)
 	VZEROUPPER()
 	RET()
 }
