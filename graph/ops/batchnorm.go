@@ -101,14 +101,8 @@ func (b *BatchNorm) Forward(in, out []*graph.Tensor) error {
 // Backward implements graph.Backprop: every mode multiplies by the scale
 // (its absolute value for AbsCoef).
 func (b *BatchNorm) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
-	if dy[0] == nil || dx[0] == nil {
-		return nil
-	}
-	s, err := seedsOf(x[0], dy[0])
-	if err != nil {
-		return err
-	}
-	if err := checkGrad(x[0], dx[0], s); err != nil {
+	_, ok, err := backwardSeeds(x[0], x[0], dy[0], dx[0])
+	if !ok {
 		return err
 	}
 	scale := b.Scale

@@ -100,14 +100,8 @@ func (g *Gather) Forward(in, out []*graph.Tensor) error {
 
 // Backward implements graph.Backprop.
 func (g *Gather) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
-	if dy[0] == nil || dx[0] == nil {
-		return nil
-	}
-	s, err := seedsOf(y[0], dy[0])
-	if err != nil {
-		return err
-	}
-	if err := checkGrad(x[0], dx[0], s); err != nil {
+	_, ok, err := backwardSeeds(x[0], y[0], dy[0], dx[0])
+	if !ok {
 		return err
 	}
 	axis, idx, err := g.resolve(x[0].Shape)
@@ -188,14 +182,8 @@ func (e *Expand) Forward(in, out []*graph.Tensor) error {
 
 // Backward implements graph.Backprop.
 func (e *Expand) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
-	if dy[0] == nil || dx[0] == nil {
-		return nil
-	}
-	s, err := seedsOf(y[0], dy[0])
-	if err != nil {
-		return err
-	}
-	if err := checkGrad(x[0], dx[0], s); err != nil {
+	s, ok, err := backwardSeeds(x[0], y[0], dy[0], dx[0])
+	if !ok {
 		return err
 	}
 	l, err := seedLoop(y[0].Shape, s, [][]int{x[0].Shape, y[0].Shape}, []role{seeded, seeded})

@@ -91,14 +91,8 @@ func (p *GlobalPool) Forward(in, out []*graph.Tensor) error {
 
 // Backward implements graph.Backprop, the same in every mode.
 func (p *GlobalPool) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
-	if dy[0] == nil || dx[0] == nil {
-		return nil
-	}
-	s, err := seedsOf(y[0], dy[0])
-	if err != nil {
-		return err
-	}
-	if err := checkGrad(x[0], dx[0], s); err != nil {
+	s, ok, err := backwardSeeds(x[0], y[0], dy[0], dx[0])
+	if !ok {
 		return err
 	}
 	c, hw := x[0].Shape[1], graph.NumElements(x[0].Shape[2:])

@@ -243,6 +243,23 @@ func seedsOf(y, dy *graph.Tensor) (int, error) {
 	return m / n, nil
 }
 
+// backwardSeeds checks the vectors of a backward product through a node
+// with one data input x and one output y: it returns the seeds per image,
+// and ok false when dy or dx is nil (nothing to do) or, with err, when a
+// shape does not fit.
+func backwardSeeds(x, y, dy, dx *graph.Tensor) (s int, ok bool, err error) {
+	if dy == nil || dx == nil {
+		return 0, false, nil
+	}
+	if s, err = seedsOf(y, dy); err != nil {
+		return 0, false, err
+	}
+	if err = checkGrad(x, dx, s); err != nil {
+		return 0, false, err
+	}
+	return s, true, nil
+}
+
 // checkGrad checks that a backward tensor dx has the shape of forward
 // tensor x with s seeds per image.
 func checkGrad(x, dx *graph.Tensor, s int) error {

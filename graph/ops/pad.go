@@ -242,14 +242,8 @@ func (p *Pad) Forward(in, out []*graph.Tensor) error {
 // Backward implements graph.Backprop: every output adds its dy to the input
 // element it copies, in every mode.
 func (p *Pad) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
-	if dy[0] == nil || dx[0] == nil {
-		return nil
-	}
-	s, err := seedsOf(y[0], dy[0])
-	if err != nil {
-		return err
-	}
-	if err := checkGrad(x[0], dx[0], s); err != nil {
+	_, ok, err := backwardSeeds(x[0], y[0], dy[0], dx[0])
+	if !ok {
 		return err
 	}
 	if begin, end, err := p.padsFor(len(x[0].Shape)); err != nil {

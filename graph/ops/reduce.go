@@ -150,14 +150,8 @@ func (r *Reduce) Forward(in, out []*graph.Tensor) error {
 // Backward implements graph.Backprop: every mode spreads dy·scale over the
 // reduced elements.
 func (r *Reduce) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
-	if dy[0] == nil || dx[0] == nil {
-		return nil
-	}
-	s, err := seedsOf(y[0], dy[0])
-	if err != nil {
-		return err
-	}
-	if err := checkGrad(x[0], dx[0], s); err != nil {
+	s, ok, err := backwardSeeds(x[0], y[0], dy[0], dx[0])
+	if !ok {
 		return err
 	}
 	mask, kept, count, err := r.reduced(x[0].Shape)

@@ -116,14 +116,8 @@ func (sm *Softmax) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error
 	if mode != graph.Grad {
 		return ErrNoLinearForm
 	}
-	if dy[0] == nil || dx[0] == nil {
-		return nil
-	}
-	s, err := seedsOf(y[0], dy[0])
-	if err != nil {
-		return err
-	}
-	if err := checkGrad(x[0], dx[0], s); err != nil {
+	s, ok, err := backwardSeeds(x[0], y[0], dy[0], dx[0])
+	if !ok {
 		return err
 	}
 	axis, outer, n, inner, err := sm.groups(y[0].Shape)

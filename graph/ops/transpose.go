@@ -95,14 +95,8 @@ func (t *Transpose) Forward(in, out []*graph.Tensor) error {
 // Backward implements graph.Backprop: dx += the inverse permutation of dy,
 // in every mode.
 func (t *Transpose) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
-	if dy[0] == nil || dx[0] == nil {
-		return nil
-	}
-	s, err := seedsOf(y[0], dy[0])
-	if err != nil {
-		return err
-	}
-	if err := checkGrad(x[0], dx[0], s); err != nil {
+	_, ok, err := backwardSeeds(x[0], y[0], dy[0], dx[0])
+	if !ok {
 		return err
 	}
 	p, err := t.permFor(len(x[0].Shape))

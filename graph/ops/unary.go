@@ -100,14 +100,8 @@ func (u *Unary) backward(mode graph.Mode, x, dy, dx []*graph.Tensor, set bool) e
 	if dx[0] != nil && dy[0] == nil && set {
 		clear(dx[0].Data)
 	}
-	if dy[0] == nil || dx[0] == nil {
-		return nil
-	}
-	s, err := seedsOf(x[0], dy[0])
-	if err != nil {
-		return err
-	}
-	if err := checkGrad(x[0], dx[0], s); err != nil {
+	s, ok, err := backwardSeeds(x[0], x[0], dy[0], dx[0])
+	if !ok {
 		return err
 	}
 	per := graph.NumElements(x[0].Shape[1:])

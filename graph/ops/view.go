@@ -70,14 +70,8 @@ func (v *View) Forward(in, out []*graph.Tensor) error {
 // Backward implements graph.Backprop: dx += dy element by element, in every
 // mode.
 func (v *View) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
-	if dy[0] == nil || dx[0] == nil {
-		return nil
-	}
-	s, err := seedsOf(y[0], dy[0])
-	if err != nil {
-		return err
-	}
-	if err := checkGrad(x[0], dx[0], s); err != nil {
+	_, ok, err := backwardSeeds(x[0], y[0], dy[0], dx[0])
+	if !ok {
 		return err
 	}
 	if y[0].Shape[0] != x[0].Shape[0] {
