@@ -333,28 +333,16 @@ func alignRows(vs []*Vec) {
 // signed is true each output vector is first multiplied by the output
 // signs s. The results carry the outputs' row scales.
 func (w *walk) product(n *graph.Node, ln *lowNode, mode graph.Mode, x, y []*graph.Tensor, dy []*Vec, signed bool) ([]*Vec, error) {
-	var scale []float64
-	dyT := make([]*graph.Tensor, len(dy))
-	for o, v := range dy {
-		if v == nil {
-			continue
-		}
-		scale = v.Log2Scale
-		dyT[o] = v.T
-		if signed {
-			dyT[o] = w.signed(ln, o, y[o], v.T)
+	dyT := tensors(dy)
+	if signed {
+		for o, v := range dy {
+			if v != nil {
+				dyT[o] = w.signed(ln, o, y[o], v.T)
+			}
 		}
 	}
 	setter, set := ln.bp.(graph.BackwardSetter)
-	dx := make([]*graph.Tensor, len(x))
-	for i, t := range x {
-		shape := append([]int{dy0(dy).Rows()}, t.Shape[1:]...)
-		if set {
-			dx[i] = w.buffers.get(shape) // BackwardSet overwrites it
-		} else {
-			dx[i] = w.buffers.zeroed(shape)
-		}
-	}
+	dx := w.inputBuffers(x, dy0(dy).Rows(), !set) // BackwardSet overwrites them
 	backward := ln.bp.Backward
 	if set {
 		backward = setter.BackwardSet
@@ -363,17 +351,69 @@ func (w *walk) product(n *graph.Node, ln *lowNode, mode graph.Mode, x, y []*grap
 		return nil, fmt.Errorf("node %q (%s) backward (%s): %w", n.Name, n.Op.Type(), mode, err)
 	}
 	if signed {
-		for o, t := range dyT {
-			if t != nil && dy[o] != nil && t != dy[o].T {
+		for _, t := range dyT {
+			if t != nil {
 				w.buffers.put(t)
 			}
 		}
 	}
-	out := make([]*Vec, len(dx))
-	for i, t := range dx {
+	return withScale(dx, dy0(dy).Log2Scale), nil
+}
+
+// excProduct runs the node's own excitation product when it has one that
+// applies (graph.ExcBackprop); ok is false otherwise.
+func (w *walk) excProduct(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, positive bool) (out []*Vec, ok bool, err error) {
+	eb, has := ln.bp.(graph.ExcBackprop)
+	if !has {
+		return nil, false, nil
+	}
+	dx := w.inputBuffers(x, dy0(dy).Rows(), false) // BackwardExc overwrites them
+	ok, err = eb.BackwardExc(positive, x, y, tensors(dy), dx)
+	if err != nil || !ok {
+		for _, t := range dx {
+			w.buffers.put(t)
+		}
+		if err != nil {
+			err = fmt.Errorf("node %q (%s) excitation backward: %w", n.Name, n.Op.Type(), err)
+		}
+		return nil, false, err
+	}
+	return withScale(dx, dy0(dy).Log2Scale), true, nil
+}
+
+// tensors returns the tensors of vs (nil where a vector is nil).
+func tensors(vs []*Vec) []*graph.Tensor {
+	ts := make([]*graph.Tensor, len(vs))
+	for i, v := range vs {
+		if v != nil {
+			ts[i] = v.T
+		}
+	}
+	return ts
+}
+
+// inputBuffers returns pooled backward tensors of rows rows for the node
+// inputs x, zeroed when zero is set.
+func (w *walk) inputBuffers(x []*graph.Tensor, rows int, zero bool) []*graph.Tensor {
+	dx := make([]*graph.Tensor, len(x))
+	for i, t := range x {
+		shape := append([]int{rows}, t.Shape[1:]...)
+		if zero {
+			dx[i] = w.buffers.zeroed(shape)
+		} else {
+			dx[i] = w.buffers.get(shape)
+		}
+	}
+	return dx
+}
+
+// withScale wraps backward tensors as vectors carrying copies of scale.
+func withScale(ts []*graph.Tensor, scale []float64) []*Vec {
+	out := make([]*Vec, len(ts))
+	for i, t := range ts {
 		out[i] = &Vec{T: t, Log2Scale: append([]float64(nil), scale...)}
 	}
-	return out, nil
+	return out
 }
 
 func dy0(dy []*Vec) *Vec {
@@ -432,41 +472,6 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 		a[i].normalized = true
 	}
 	return a, nil
-}
-
-// excProduct runs the node's own excitation product when it has one that
-// applies (graph.ExcBackprop); ok is false otherwise.
-func (w *walk) excProduct(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, positive bool) (out []*Vec, ok bool, err error) {
-	eb, has := ln.bp.(graph.ExcBackprop)
-	if !has {
-		return nil, false, nil
-	}
-	v := dy0(dy)
-	dyT := make([]*graph.Tensor, len(dy))
-	for o, d := range dy {
-		if d != nil {
-			dyT[o] = d.T
-		}
-	}
-	dx := make([]*graph.Tensor, len(x))
-	for i, t := range x {
-		dx[i] = w.buffers.get(append([]int{v.Rows()}, t.Shape[1:]...))
-	}
-	ok, err = eb.BackwardExc(positive, x, y, dyT, dx)
-	if err != nil || !ok {
-		for _, t := range dx {
-			w.buffers.put(t)
-		}
-		if err != nil {
-			err = fmt.Errorf("node %q (%s) excitation backward: %w", n.Name, n.Op.Type(), err)
-		}
-		return nil, false, err
-	}
-	out = make([]*Vec, len(dx))
-	for i, t := range dx {
-		out[i] = &Vec{T: t, Log2Scale: append([]float64(nil), v.Log2Scale...)}
-	}
-	return out, true, nil
 }
 
 // imageRow returns image img of a forward tensor with per elements per image.
