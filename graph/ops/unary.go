@@ -108,8 +108,9 @@ func (u *Unary) backward(mode graph.Mode, x, dy, dx []*graph.Tensor, set bool) e
 	chunks := (per + coefChunk - 1) / coefChunk
 	xd, dyd, dxd := x[0].Data, dy[0].Data, dx[0].Data
 	// chunk applies the coefficients at x chunk [k0, k1) of image img to
-	// every seed of the image.
+	// every seed of the image; buf holds bufLen floats per goroutine.
 	var chunk func(img, k0, k1 int, buf []float32)
+	bufLen := 0
 	if bc, ok := u.f.(bandCoef); ok {
 		lo, hi, upper := bc.band()
 		chunk = func(img, k0, k1 int, _ []float32) {
@@ -119,6 +120,7 @@ func (u *Unary) backward(mode graph.Mode, x, dy, dx []*graph.Tensor, set bool) e
 		}
 	} else {
 		coef := u.f.(diagCoef).coef
+		bufLen = coefChunk
 		chunk = func(img, k0, k1 int, buf []float32) {
 			a := buf[:k1-k0]
 			coef(mode, a, xd[img*per+k0:img*per+k1])
@@ -137,7 +139,7 @@ func (u *Unary) backward(mode graph.Mode, x, dy, dx []*graph.Tensor, set bool) e
 		}
 	}
 	par.For(x[0].Shape[0]*chunks, max(1, parMinWork/(coefChunk*s)), func(lo, hi int) {
-		buf := make([]float32, coefChunk)
+		buf := make([]float32, bufLen)
 		for w := lo; w < hi; w++ {
 			img, k0 := w/chunks, w%chunks*coefChunk
 			chunk(img, k0, min(per, k0+coefChunk), buf)
