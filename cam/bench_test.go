@@ -8,7 +8,6 @@ import (
 	"github.com/paneonnx/paneonnx/cam"
 	"github.com/paneonnx/paneonnx/excitation"
 	"github.com/paneonnx/paneonnx/graph"
-	"github.com/paneonnx/paneonnx/importer"
 	"github.com/paneonnx/paneonnx/internal/testutil"
 	"github.com/paneonnx/paneonnx/saliency"
 )
@@ -17,15 +16,7 @@ import (
 // test_data_set_0 and returns the pass and the argmax target.
 func benchPass(b *testing.B, dir string) (*saliency.Pass, []int) {
 	b.Helper()
-	m, err := importer.Load(filepath.Join(dir, "model.onnx"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, in, err := importer.ReadTensorFile(filepath.Join(dir, "test_data_set_0", "input_0.pb"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	x := in.Tensor()
+	m, x := testutil.LoadModel(b, dir)
 	per := len(x.Data) / x.Batch()
 	x1, err := graph.FromData(append([]int{1}, x.Shape[1:]...), x.Data[:per])
 	if err != nil {

@@ -25,15 +25,8 @@ var goldenModels = []string{"resnet_basic_op13", "vgg_bn_op13", "mobilenet_v2_op
 // and the argmax targets.
 func testPass(t testing.TB, dir string) (*saliency.Pass, []int) {
 	t.Helper()
-	m, err := importer.Load(filepath.Join(dir, "model.onnx"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, in, err := importer.ReadTensorFile(filepath.Join(dir, "test_data_set_0", "input_0.pb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := saliency.NewPass(excitation.FoldBatchNorm(m.Graph), in.Tensor())
+	m, x := testutil.LoadModel(t, dir)
+	p, err := saliency.NewPass(excitation.FoldBatchNorm(m.Graph), x)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,16 +16,9 @@ import (
 // on test_data_set_0 and lowers the pass.
 func lowered(t *testing.T, dir string) (*excitation.Lowered, *importer.Model) {
 	t.Helper()
-	m, err := importer.Load(filepath.Join(dir, "model.onnx"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, in, err := importer.ReadTensorFile(filepath.Join(dir, "test_data_set_0", "input_0.pb"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, x := testutil.LoadModel(t, dir)
 	g := excitation.FoldBatchNorm(m.Graph)
-	acts, err := g.Run(graph.RunOptions{KeepAll: true}, in.Tensor())
+	acts, err := g.Run(graph.RunOptions{KeepAll: true}, x)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,6 @@
 // Package testutil holds helpers shared by the tests: locating the
-// repository and the shared test material, and comparing tensors.
+// repository and the shared test material, loading a test model, and
+// comparing tensors.
 package testutil
 
 import (
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/importer"
 )
 
 // RepoRoot returns the repository root (the folder holding go.mod).
@@ -45,3 +47,18 @@ func SharedDir(t testing.TB) string {
 
 // RelErr is graph.RelativeError, the comparison every forward test uses.
 func RelErr(got, want []float32) float64 { return graph.RelativeError(got, want) }
+
+// LoadModel imports dir/model.onnx and reads the input of its
+// test_data_set_0 (input_0.pb), failing the test on any error.
+func LoadModel(t testing.TB, dir string) (*importer.Model, *graph.Tensor) {
+	t.Helper()
+	m, err := importer.Load(filepath.Join(dir, "model.onnx"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, in, err := importer.ReadTensorFile(filepath.Join(dir, "test_data_set_0", "input_0.pb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, in.Tensor()
+}
