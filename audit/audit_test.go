@@ -29,15 +29,7 @@ var testMethods = []string{"iom", "iom-neg", "grad", "gradxinput"}
 // files into a new folder, under class sub-folder "7", and returns it.
 func digitFolder(t *testing.T, n int) string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(testutil.RepoRoot(t), "testmodels", "default", "digit.png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	src, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := testutil.ReadPNG(t, filepath.Join(testutil.RepoRoot(t), "testmodels", "default", "digit.png"))
 	dir := filepath.Join(t.TempDir(), "digits")
 	if err := os.MkdirAll(filepath.Join(dir, "7"), 0o755); err != nil {
 		t.Fatal(err)
@@ -442,15 +434,7 @@ func TestReportInChromium(t *testing.T) {
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, msg)
 	}
-	f, err := os.Open(shot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := testutil.ReadPNG(t, shot)
 	// The page is mostly white; the table, charts and maps must colour a
 	// fair share of it.
 	b := img.Bounds()

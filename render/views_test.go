@@ -3,11 +3,12 @@ package render
 import (
 	"image"
 	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/paneonnx/paneonnx/internal/testutil"
 )
 
 func pix(img *image.RGBA, x, y int) [4]uint8 {
@@ -209,15 +210,7 @@ func TestSavePNG(t *testing.T) {
 	if err := SavePNG(path, img); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	back, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	back := testutil.ReadPNG(t, path)
 	if r, g, b, _ := back.At(2, 1).RGBA(); r>>8 != 10 || g>>8 != 20 || b>>8 != 30 {
 		t.Errorf("read back %v", back.At(2, 1))
 	}

@@ -30,15 +30,7 @@ func auditDataset(t *testing.T) []string {
 	if _, err := os.Stat(idx); err == nil {
 		return []string{idx, "--limit", "20"}
 	}
-	f, err := os.Open(filepath.Join(root, "testmodels", "default", "digit.png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	src, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := testutil.ReadPNG(t, filepath.Join(root, "testmodels", "default", "digit.png"))
 	dir := t.TempDir()
 	b := src.Bounds()
 	for i := range 20 {

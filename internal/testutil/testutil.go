@@ -4,6 +4,8 @@
 package testutil
 
 import (
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"testing"
@@ -61,4 +63,19 @@ func LoadModel(t testing.TB, dir string) (*importer.Model, *graph.Tensor) {
 		t.Fatal(err)
 	}
 	return m, in.Tensor()
+}
+
+// ReadPNG decodes the PNG file at path, failing the test on any error.
+func ReadPNG(t testing.TB, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
