@@ -434,6 +434,7 @@ func (a *auditor) image(ctx context.Context, i int, bar *progressbar.ProgressBar
 	if err != nil {
 		return fmt.Errorf("image %d (%s): forward pass: %w", i, item.Name, err)
 	}
+	defer pass.Release()
 	logits := pass.Acts[pass.Logits].Data
 	pred := 0
 	for k, v := range logits {

@@ -42,9 +42,11 @@ func BenchmarkExplain(b *testing.B) {
 		logits := excitation.Logits(g)
 		b.Run(bm.name+"/Forward", func(b *testing.B) {
 			for b.Loop() {
-				if _, err := g.Run(graph.RunOptions{}, x); err != nil {
+				acts, err := g.Run(graph.RunOptions{}, x)
+				if err != nil {
 					b.Fatal(err)
 				}
+				g.Release(acts)
 			}
 		})
 		for _, mode := range []excitation.Mode{excitation.ExcPos, excitation.Grad, excitation.Full} {
@@ -64,6 +66,7 @@ func BenchmarkExplain(b *testing.B) {
 					if _, err := l.Backward(excitation.Request{Mode: mode, SeedTensor: logits, Seeds: seeds}); err != nil {
 						b.Fatal(err)
 					}
+					g.Release(acts)
 				}
 			})
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Node is one operator application. Inputs and Outputs name data tensors;
@@ -262,12 +263,10 @@ func (g *Graph) runNodes(nodes []*Node, acts Activations, opts RunOptions) error
 			lastUse[k] = len(nodes)
 		}
 	}
-	var free *recycler
-	if !opts.KeepAll {
-		free = newRecycler()
-		for _, name := range g.Inputs {
-			free.pin(acts[name]) // the caller's tensors are never reused
-		}
+	free := newRecycler()
+	defer free.done()
+	for _, name := range g.Inputs {
+		free.pin(acts[name]) // the caller's tensors are never reused
 	}
 	for i, n := range nodes {
 		in := make([]*Tensor, len(n.Inputs))
@@ -308,16 +307,47 @@ func (g *Graph) runNodes(nodes []*Node, acts Activations, opts RunOptions) error
 	return nil
 }
 
+// Release gives the buffers of acts, the result of a Run of g, to later
+// runs, which would otherwise allocate and clear fresh ones (page faults and
+// zeroing are a tenth of an explanation of a mid-size network). The caller
+// must not use any tensor of acts afterwards, except the tensors it passed
+// as inputs, which stay its own.
+func (g *Graph) Release(acts Activations) {
+	r := newRecycler()
+	for _, name := range g.Inputs {
+		r.pin(acts[name])
+	}
+	for _, t := range acts {
+		r.put(t)
+		r.pin(t) // a tensor present under two names is offered once
+	}
+	r.done()
+}
+
+// spare holds buffers that finished runs no longer need, for later runs:
+// maps from length to buffers, as in recycler.free.
+var spare sync.Pool
+
 // recycler hands the buffers of tensors a forward pass has freed to later
 // outputs of the same size, sparing the allocation and the zeroing (every
-// operator overwrites its outputs). A nil recycler allocates.
+// operator overwrites its outputs). It starts from the buffers earlier runs
+// left (spare) and leaves its own there when done.
 type recycler struct {
 	free   map[int][][]float32
 	pinned map[*float32]bool // buffers owned by the caller
 }
 
 func newRecycler() *recycler {
-	return &recycler{free: map[int][][]float32{}, pinned: map[*float32]bool{}}
+	free, ok := spare.Get().(map[int][][]float32)
+	if !ok {
+		free = map[int][][]float32{}
+	}
+	return &recycler{free: free, pinned: map[*float32]bool{}}
+}
+
+// done leaves the recycler's free buffers for later runs.
+func (r *recycler) done() {
+	spare.Put(r.free)
 }
 
 // poisonRecycled makes get fill reused buffers with NaN, so that a test
@@ -326,7 +356,7 @@ var poisonRecycled bool
 
 func (r *recycler) get(shape []int) *Tensor {
 	n := NumElements(shape)
-	if r == nil || len(r.free[n]) == 0 {
+	if len(r.free[n]) == 0 {
 		return New(shape...)
 	}
 	bufs := r.free[n]
@@ -342,7 +372,7 @@ func (r *recycler) get(shape []int) *Tensor {
 
 // put offers t's buffer for reuse unless the caller owns it.
 func (r *recycler) put(t *Tensor) {
-	if r == nil || len(t.Data) == 0 || r.pinned[&t.Data[0]] {
+	if len(t.Data) == 0 || r.pinned[&t.Data[0]] {
 		return
 	}
 	r.free[len(t.Data)] = append(r.free[len(t.Data)], t.Data)

@@ -50,6 +50,14 @@ func NewPass(g *graph.Graph, x *graph.Tensor) (*Pass, error) {
 	return &Pass{G: g, Acts: acts, L: l, Logits: excitation.Logits(g), Input: x}, nil
 }
 
+// Release gives the pass's activation buffers to later passes; neither the
+// pass nor any tensor read from its activations may be used afterwards. Maps
+// that methods returned stay valid.
+func (p *Pass) Release() {
+	p.G.Release(p.Acts)
+	p.Acts, p.L = nil, nil
+}
+
 // Images returns the batch size.
 func (p *Pass) Images() int { return p.Input.Batch() }
 
