@@ -148,7 +148,7 @@ func forEachGroup(n, groups, flopsPerGroup int, run func(n, g, workers int, s *s
 
 // scratch holds a goroutine's reusable work buffers.
 type scratch struct {
-	bufs [2]*[]float32
+	bufs [3]*[]float32
 	// planesOwner is the layout whose zero-padded planes buffer 0 holds
 	// (their padding is still zero), or nil.
 	planesOwner any
@@ -173,7 +173,7 @@ func (s *scratch) planes(owner any, n int, pad float32) []float32 {
 	return buf
 }
 
-// get returns buffer i (0 or 1) with length n and unspecified contents.
+// get returns buffer i (0, 1 or 2) with length n and unspecified contents.
 func (s *scratch) get(i, n int) []float32 {
 	if i == 0 {
 		s.planesOwner = nil

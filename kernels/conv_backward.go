@@ -23,13 +23,31 @@ import (
 //
 // It panics if p is inconsistent or a slice is too short.
 func Conv2DBackwardData(p ConvParams, dy, w, dx []float32) {
-	convBackwardData(p, dy, w, nil, dx)
+	convBackwardData(p, dy, w, nil, false, dx, nil)
 }
 
-// convBackwardData is Conv2DBackwardData where, when rows is not nil
-// (Group 1 only), output channel m of dy uses weight row rows[m] of w (rows
-// of C·KH·KW elements), read in place.
-func convBackwardData(p ConvParams, dy, w []float32, rows []int, dx []float32) {
+// Conv2DBackwardDataSet is Conv2DBackwardData storing the product:
+// dx = convᵀ(dy, w), whatever dx held. It spares clearing dx first and, on
+// most shapes, reading it back while accumulating.
+func Conv2DBackwardDataSet(p ConvParams, dy, w, dx []float32) {
+	convBackwardData(p, dy, w, nil, true, dx, nil)
+}
+
+// groupHooks let a caller of convBackwardData make each group's dy on the
+// fly and finish each group's dx while both are still in cache.
+type groupHooks struct {
+	// dy returns the M/Group planes of image n, group g, written into
+	// scratch buffer 2 (s.get(2, …)); convBackwardData's dy is then unused.
+	dy func(n, g int, s *scratch) []float32
+	// finish post-processes the group's dx once its product is complete.
+	finish func(n, g int, dxg []float32)
+}
+
+// convBackwardData is Conv2DBackwardData (Conv2DBackwardDataSet when set
+// is true) where, when rows is not nil (Group 1 only), output channel m of
+// dy uses weight row rows[m] of w (rows of C·KH·KW elements), read in place,
+// and where hooks, when not nil, make dy and finish dx per group.
+func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []float32, hooks *groupHooks) {
 	p = p.normalized()
 	cg, mg := p.C/p.Group, p.M/p.Group
 	taps := p.KH * p.KW
@@ -58,19 +76,36 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, dx []float32) {
 			w, rows = g, nil
 		}
 	}
-	p.check("Conv2DBackwardData", dx, w, nil, dy)
-	if p.N == 0 || p.C == 0 || p.M == 0 || p.OH <= 0 || p.OW <= 0 {
+	if hooks == nil {
+		p.check("Conv2DBackwardData", dx, w, nil, dy)
+	}
+	if p.N == 0 || p.C == 0 {
+		return
+	}
+	if p.M == 0 || p.OH <= 0 || p.OW <= 0 {
+		if set {
+			clear(dx[:p.N*p.C*p.H*p.W])
+		}
 		return
 	}
 	inPlane, outPlane := p.H*p.W, p.OH*p.OW
 	wPer := mg * cg * taps
-	group := func(n, g int) (dyg, wg, dxg []float32) {
+	group := func(n, g int, s *scratch) (dyg, wg, dxg []float32) {
 		wg = w
 		if rows == nil {
 			wg = w[g*wPer : (g+1)*wPer]
 		}
-		return dy[(n*p.M+g*mg)*outPlane : (n*p.M+(g+1)*mg)*outPlane], wg,
-			dx[(n*p.C+g*cg)*inPlane : (n*p.C+(g+1)*cg)*inPlane]
+		if hooks != nil {
+			dyg = hooks.dy(n, g, s)
+		} else {
+			dyg = dy[(n*p.M+g*mg)*outPlane : (n*p.M+(g+1)*mg)*outPlane]
+		}
+		return dyg, wg, dx[(n*p.C+g*cg)*inPlane : (n*p.C+(g+1)*cg)*inPlane]
+	}
+	finish := func(n, g int, dxg []float32) {
+		if hooks != nil && hooks.finish != nil {
+			hooks.finish(n, g, dxg)
+		}
 	}
 	// With unit strides the single phase uses every tap in order, so the
 	// weights are read in place; otherwise each phase's taps are gathered.
@@ -79,8 +114,9 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, dx []float32) {
 		// Strided: a GEMM with the weights read in place (transposed) plus
 		// col2im beats gathering the weights per phase.
 		forEachGroup(p.N, p.Group, 2*wPer*outPlane, func(n, g, workers int, s *scratch) {
-			dyg, wg, dxg := group(n, g)
-			backwardCol2im(&p, dyg, wg, dxg, workers, s)
+			dyg, wg, dxg := group(n, g, s)
+			backwardCol2im(&p, dyg, wg, set, dxg, workers, s)
+			finish(n, g, dxg)
 		})
 		return
 	}
@@ -89,12 +125,19 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, dx []float32) {
 	if !weightsInPlace {
 		l.prepareWeights(w)
 	}
+	// The phases partition dx; one without taps receives nothing, so a
+	// stored product must start from zeros there.
+	store := set && len(l.phases) == min(p.StrideH, p.H)*min(p.StrideW, p.W)
 	forEachGroup(p.N, p.Group, 2*wPer*outPlane, func(n, g, workers int, s *scratch) {
-		dyg, wg, dxg := group(n, g)
+		dyg, wg, dxg := group(n, g, s)
 		if !weightsInPlace {
 			wg = l.weights[g*wPer : (g+1)*wPer]
 		}
-		l.run(dyg, wg, rows, weightsInPlace, dxg, workers, s)
+		if set && !store {
+			clear(dxg)
+		}
+		l.run(dyg, wg, rows, weightsInPlace, store, dxg, workers, s)
+		finish(n, g, dxg)
 	})
 }
 
@@ -114,7 +157,7 @@ func rowRuns(rows []int, rowLen, span int) (starts, jumps []int) {
 // backwardCol2im adds the data gradient of one group of one image to dxg as
 // col = wgᵀ·dyg (rows (c, kh, kw), one column per output position) followed
 // by scattering col back onto the input positions.
-func backwardCol2im(p *ConvParams, dyg, wg, dxg []float32, workers int, s *scratch) {
+func backwardCol2im(p *ConvParams, dyg, wg []float32, set bool, dxg []float32, workers int, s *scratch) {
 	cg, mg, taps := p.C/p.Group, p.M/p.Group, p.KH*p.KW
 	rows, cols := cg*taps, p.OH*p.OW
 	a := matA{data: wg, ld: rows, trans: true}
@@ -127,17 +170,21 @@ func backwardCol2im(p *ConvParams, dyg, wg, dxg []float32, workers int, s *scrat
 	gemmOffsets(rows, cols, mg, a, dyg, offs, col, cols, false, nil, workers)
 	putInts(offsP)
 	if rangeWorkers(workers, cg, rows*cols) == 1 {
-		col2imRange(p, col, dxg, 0, cg)
+		col2imRange(p, col, set, dxg, 0, cg)
 	} else {
-		parallelRange(workers, cg, rows*cols, func(c0, c1 int) { col2imRange(p, col, dxg, c0, c1) })
+		parallelRange(workers, cg, rows*cols, func(c0, c1 int) { col2imRange(p, col, set, dxg, c0, c1) })
 	}
 }
 
-// col2imRange scatters the col rows of input channels [c0, c1) onto dxg.
-func col2imRange(p *ConvParams, col, dxg []float32, c0, c1 int) {
+// col2imRange scatters the col rows of input channels [c0, c1) onto dxg,
+// clearing those channels first when set is true.
+func col2imRange(p *ConvParams, col []float32, set bool, dxg []float32, c0, c1 int) {
 	cols, inPlane := p.OH*p.OW, p.H*p.W
 	for c := c0; c < c1; c++ {
 		dst := dxg[c*inPlane : (c+1)*inPlane]
+		if set {
+			clear(dst)
+		}
 		for kh := range p.KH {
 			for kw := range p.KW {
 				src := col[((c*p.KH+kh)*p.KW+kw)*cols:][:cols]
@@ -306,10 +353,11 @@ func (l *backwardLayout) prepareWeights(w []float32) {
 	})
 }
 
-// run adds the data gradient of one group of one image to dxg. wg is the
-// group's weights, in ONNX layout when inPlace (output channel m using row
-// wRows[m] when wRows is not nil), otherwise as gathered by prepareWeights.
-func (l *backwardLayout) run(dyg, wg []float32, wRows []int, inPlace bool, dxg []float32, workers int, s *scratch) {
+// run adds the data gradient of one group of one image to dxg, or stores
+// it when store is true (every phase has taps). wg is the group's weights,
+// in ONNX layout when inPlace (output channel m using row wRows[m] when
+// wRows is not nil), otherwise as gathered by prepareWeights.
+func (l *backwardLayout) run(dyg, wg []float32, wRows []int, inPlace, store bool, dxg []float32, workers int, s *scratch) {
 	p := &l.p
 	cg, mg := p.C/p.Group, p.M/p.Group
 	src := dyg
@@ -339,25 +387,25 @@ func (l *backwardLayout) run(dyg, wg []float32, wRows []int, inPlace bool, dxg [
 			// One input channel: the row kernel handles the phase's rows;
 			// its depth (m, tap) is contiguous in a.
 			if p.StrideW == 1 && ph.wi >= minRowWidth {
-				gemmRows(k, a.data, src, ph.offs, dst, ph.wi, ph.hi, l.wq, p.StrideH*p.W, true, 0)
+				gemmRows(k, a.data, src, ph.offs, dst, ph.wi, ph.hi, l.wq, p.StrideH*p.W, !store, 0)
 				continue
 			}
 			out := s.get(1, ph.ncols)
 			gemmRows(k, a.data, src, ph.offs, out, ph.ncols, 1, 0, 0, false, 0)
-			scatterPlane(dst, ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out, l.wq, true)
+			scatterPlane(dst, ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out, l.wq, !store)
 			continue
 		}
 		if p.StrideH == 1 && p.StrideW == 1 && l.wq == p.W {
-			// Phase columns are dx's own layout: accumulate in place.
-			gemmOffsets(cg, ph.ncols, k, a, src, ph.offs, dxg, inPlane, true, nil, workers)
+			// Phase columns are dx's own layout: write in place.
+			gemmOffsets(cg, ph.ncols, k, a, src, ph.offs, dxg, inPlane, !store, nil, workers)
 			continue
 		}
 		out := s.get(1, cg*ph.ncols)
 		gemmOffsets(cg, ph.ncols, k, a, src, ph.offs, out, ph.ncols, false, nil, workers)
 		if rangeWorkers(workers, cg, cg*ph.ncols) == 1 {
-			l.scatter(dst, out, ph, 0, cg)
+			l.scatter(dst, out, ph, store, 0, cg)
 		} else {
-			parallelRange(workers, cg, cg*ph.ncols, func(c0, c1 int) { l.scatter(dst, out, ph, c0, c1) })
+			parallelRange(workers, cg, cg*ph.ncols, func(c0, c1 int) { l.scatter(dst, out, ph, store, c0, c1) })
 		}
 	}
 }
@@ -371,12 +419,13 @@ func (l *backwardLayout) pad(buf, dyg []float32, m0, m1 int) {
 	}
 }
 
-// scatter adds the phase result out of input channels [c0, c1) to their dx
-// positions; dst starts at the phase's first position of channel 0.
-func (l *backwardLayout) scatter(dst, out []float32, ph *backwardPhase, c0, c1 int) {
+// scatter adds (stores, when store is true) the phase result out of input
+// channels [c0, c1) to their dx positions; dst starts at the phase's first
+// position of channel 0.
+func (l *backwardLayout) scatter(dst, out []float32, ph *backwardPhase, store bool, c0, c1 int) {
 	p := &l.p
 	inPlane := p.H * p.W
 	for c := c0; c < c1; c++ {
-		scatterPlane(dst[c*inPlane:], ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out[c*ph.ncols:], l.wq, true)
+		scatterPlane(dst[c*inPlane:], ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out[c*ph.ncols:], l.wq, !store)
 	}
 }

@@ -31,7 +31,9 @@ func naiveExc(p ConvParams, perImage int, positive bool, v, y, bias, w, x []floa
 					if !positive {
 						s = -s
 					}
-					for ci := range p.C {
+					cg := p.C / p.Group
+					g := m / (p.M / p.Group)
+					for ci := g * cg; ci < (g+1)*cg; ci++ {
 						for kh := range p.KH {
 							ih := oh*p.StrideH + kh*p.DilH - p.PadT
 							for kw := range p.KW {
@@ -39,7 +41,7 @@ func naiveExc(p ConvParams, perImage int, positive bool, v, y, bias, w, x []floa
 								if ih < 0 || ih >= p.H || iw < 0 || iw >= p.W {
 									continue
 								}
-								a := float64(w[((m*p.C+ci)*p.KH+kh)*p.KW+kw])
+								a := float64(w[((m*cg+ci-g*cg)*p.KH+kh)*p.KW+kw])
 								xk := float64(x[((img*p.C+ci)*p.H+ih)*p.W+iw])
 								z := a * xk
 								if z == 0 || math.Copysign(1, z) != s {
@@ -61,12 +63,7 @@ func naiveExc(p ConvParams, perImage int, positive bool, v, y, bias, w, x []floa
 
 func TestConv2DBackwardExc(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
-	var cases []ConvParams
-	for _, p := range convCases(r) {
-		if p.Group == 1 {
-			cases = append(cases, p)
-		}
-	}
+	cases := convCases(r)
 	forEachKernels(t, func(t *testing.T) {
 		for i, p := range cases {
 			perImage := 1 + i%2
@@ -76,7 +73,7 @@ func TestConv2DBackwardExc(t *testing.T) {
 			for k := range x {
 				x[k] = max(x[k], 0) // an input after a ReLU: half zeros
 			}
-			w := randSlice(r, p.M*p.C*p.KH*p.KW)
+			w := randSlice(r, p.M*p.C/p.Group*p.KH*p.KW)
 			y := randSlice(r, images*p.M*p.OH*p.OW)
 			var bias []float32
 			if i%3 != 0 {
@@ -92,7 +89,7 @@ func TestConv2DBackwardExc(t *testing.T) {
 					y[k%(p.M*p.OH*p.OW)] = 5
 				}
 			}
-			row := p.C * p.KH * p.KW
+			row := p.C / p.Group * p.KH * p.KW
 			parts := make([]float32, 2*len(w))
 			for k, a := range w {
 				m := k / row

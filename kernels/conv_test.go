@@ -173,6 +173,14 @@ func TestConv2DBackwardData(t *testing.T) {
 			want, scale := naiveConvBackwardData(p, dy, w, dx)
 			Conv2DBackwardData(p, dy, w, dx)
 			checkClose(t, convName(p), dx, want, scale, 1e-5)
+
+			// Storing: whatever dx held (NaN here) is overwritten.
+			for i := range dx {
+				dx[i] = float32(math.NaN())
+			}
+			want, scale = naiveConvBackwardData(p, dy, w, make([]float32, len(dx)))
+			Conv2DBackwardDataSet(p, dy, w, dx)
+			checkClose(t, convName(p)+" set", dx, want, scale, 1e-5)
 		}
 	})
 }

@@ -342,6 +342,16 @@ func checkLocal(t *testing.T, x, y []*graph.Tensor, mats map[graph.Mode]dense) {
 // compares with the dense matrices.
 func checkSeeds(t *testing.T, bp graph.Backprop, x, y []*graph.Tensor, mats map[graph.Mode]dense) {
 	t.Helper()
+	checkSeedsWith(t, bp.Backward, false, x, y, mats)
+	if setter, ok := bp.(graph.BackwardSetter); ok {
+		checkSeedsWith(t, setter.BackwardSet, true, x, y, mats)
+	}
+}
+
+// checkSeedsWith checks one backward product, which accumulates into dx or,
+// when set is true, overwrites it (dx then starts as NaN).
+func checkSeedsWith(t *testing.T, backward func(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error, set bool, x, y []*graph.Tensor, mats map[graph.Mode]dense) {
+	t.Helper()
 	const s = 2
 	rng := rand.New(rand.NewSource(7))
 	for mode, m := range mats {
@@ -357,13 +367,19 @@ func checkSeeds(t *testing.T, bp graph.Backprop, x, y []*graph.Tensor, mats map[
 			}
 			dx[i] = randT(rng, 1, 0, nil, withSeeds(x[i].Shape, s)...)
 			pre[i] = dx[i].Clone()
+			if set {
+				clear(pre[i].Data)
+				for k := range dx[i].Data {
+					dx[i].Data[k] = float32(math.NaN())
+				}
+			}
 		}
 		dyCopy := make([]*graph.Tensor, len(y))
 		for o := range dy {
 			dyCopy[o] = dy[o].Clone()
 		}
-		if err := bp.Backward(mode, x, y, dy, dx); err != nil {
-			t.Fatalf("%v with %d seeds: %v", mode, s, err)
+		if err := backward(mode, x, y, dy, dx); err != nil {
+			t.Fatalf("%v with %d seeds (set %v): %v", mode, s, set, err)
 		}
 		for o := range dy {
 			if !graph.SameShape(dy[o].Shape, dyCopy[o].Shape) || fmt.Sprint(dy[o].Data) != fmt.Sprint(dyCopy[o].Data) {
@@ -392,8 +408,8 @@ func checkSeeds(t *testing.T, bp graph.Backprop, x, y []*graph.Tensor, mats map[
 						row += y[o].Len()
 					}
 					got := float64(dx[i].Data[b*perX+kl])
-					if math.Abs(got-want) > 1e-5*(1+mag) {
-						t.Fatalf("%v, %d seeds: dx%d[%d][%d] = %g, want %g", mode, s, i, b, kl, got, want)
+					if !(math.Abs(got-want) <= 1e-5*(1+mag)) {
+						t.Fatalf("%v, %d seeds (set %v): dx%d[%d][%d] = %g, want %g", mode, s, set, i, b, kl, got, want)
 					}
 				}
 			}

@@ -135,7 +135,22 @@ func (c *Conv) Forward(in, out []*graph.Tensor) error {
 // Backward implements graph.Backprop: Grad and Coef are both the transposed
 // convolution with W, AbsCoef the one with |W|.
 func (c *Conv) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
-	if dy[0] == nil || dx[0] == nil {
+	return c.backward(mode, x, dy, dx, false)
+}
+
+// BackwardSet implements graph.BackwardSetter.
+func (c *Conv) BackwardSet(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
+	return c.backward(mode, x, dy, dx, true)
+}
+
+func (c *Conv) backward(mode graph.Mode, x, dy, dx []*graph.Tensor, set bool) error {
+	if dx[0] == nil {
+		return nil
+	}
+	if dy[0] == nil {
+		if set {
+			clear(dx[0].Data)
+		}
 		return nil
 	}
 	shape := append([]int{dx[0].Shape[0]}, x[0].Shape[1:]...)
@@ -147,7 +162,11 @@ func (c *Conv) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
 	if mode == graph.AbsCoef {
 		w = c.abs()
 	}
-	kernels.Conv2DBackwardData(p, dy[0].Data, w, dx[0].Data)
+	if set {
+		kernels.Conv2DBackwardDataSet(p, dy[0].Data, w, dx[0].Data)
+	} else {
+		kernels.Conv2DBackwardData(p, dy[0].Data, w, dx[0].Data)
+	}
 	return nil
 }
 
@@ -156,14 +175,14 @@ func (c *Conv) abs() []float32 {
 	return c.absW
 }
 
-// BackwardExc implements graph.ExcBackprop for a group-1 convolution whose
-// input has no negative value (it follows a ReLU, the usual case). There
+// BackwardExc implements graph.ExcBackprop for a convolution whose input
+// has no negative value (it follows a ReLU, the usual case). There
 // Exc+ᵀv = 1[x>0]·(A⁺ᵀv⁺ + A⁻ᵀv⁻) and Exc−ᵀv = 1[x>0]·(A⁻ᵀv⁺ + A⁺ᵀv⁻), with
-// v± the parts of v at outputs of sign ±: one transposed convolution over
-// the non-zero channels of v⁺ and v⁻, which is cheaper than the generic two
-// over all channels whenever some channels of v have a single sign.
+// v± the parts of v at outputs of sign ±: one transposed convolution with
+// twice the output channels (only the non-zero ones with Group 1), cheaper
+// than the generic two products and their sign and combination passes.
 func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor) (bool, error) {
-	if c.Group != 1 || dy[0] == nil || dx[0] == nil || x[0].Batch() == 0 || kernels.AnyNegative(x[0].Data) {
+	if dy[0] == nil || dx[0] == nil || x[0].Batch() == 0 || kernels.AnyNegative(x[0].Data) {
 		return false, nil
 	}
 	shape := append([]int{dx[0].Shape[0]}, x[0].Shape[1:]...)

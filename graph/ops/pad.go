@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/paneonnx/paneonnx/graph"
 )
@@ -226,27 +227,88 @@ func (p *Pad) Forward(in, out []*graph.Tensor) error {
 	if err != nil {
 		return err
 	}
+	lo, hi, run := contiguous(lastMap(m))
 	walk(m, y.Shape, func(o, base int, last []int) {
 		row := y.Data[o : o+len(last)]
-		for j, v := range last {
-			if base < 0 || v < 0 {
-				row[j] = p.value
-			} else {
-				row[j] = x.Data[base+v]
+		switch {
+		case base < 0:
+			setAll(row, p.value)
+		case run:
+			setAll(row[:lo], p.value)
+			if hi > lo {
+				copy(row[lo:hi], x.Data[base+last[lo]:])
+			}
+			setAll(row[hi:], p.value)
+		default:
+			for j, v := range last {
+				if v < 0 {
+					row[j] = p.value
+				} else {
+					row[j] = x.Data[base+v]
+				}
 			}
 		}
 	})
 	return nil
 }
 
+// lastMap is the map of the innermost dim as walk passes it.
+func lastMap(m [][]int) []int {
+	if len(m) == 0 {
+		return []int{0}
+	}
+	return m[len(m)-1]
+}
+
+// contiguous reports whether a last-dim map copies one run of consecutive
+// input elements into [lo, hi), with padding (-1) on either side: constant
+// mode, and any mode that leaves the innermost dim unpadded. Rows then
+// copy with one call.
+func contiguous(last []int) (lo, hi int, ok bool) {
+	for lo < len(last) && last[lo] < 0 {
+		lo++
+	}
+	for hi = lo; hi < len(last) && last[hi] >= 0 && (hi == lo || last[hi] == last[hi-1]+1); hi++ {
+	}
+	for _, v := range last[hi:] {
+		if v >= 0 {
+			return 0, 0, false
+		}
+	}
+	return lo, hi, true
+}
+
+func setAll(row []float32, v float32) {
+	if v == 0 {
+		clear(row)
+		return
+	}
+	for j := range row {
+		row[j] = v
+	}
+}
+
 // Backward implements graph.Backprop: every output adds its dy to the input
 // element it copies, in every mode.
 func (p *Pad) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
+	return p.backward(x, y, dy, dx, false)
+}
+
+// BackwardSet implements graph.BackwardSetter.
+func (p *Pad) BackwardSet(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
+	return p.backward(x, y, dy, dx, true)
+}
+
+func (p *Pad) backward(x, y, dy, dx []*graph.Tensor, set bool) error {
+	if set && dx[0] != nil && dy[0] == nil {
+		clear(dx[0].Data)
+	}
 	_, ok, err := backwardSeeds(x[0], y[0], dy[0], dx[0])
 	if !ok {
 		return err
 	}
-	if begin, end, err := p.padsFor(len(x[0].Shape)); err != nil {
+	begin, end, err := p.padsFor(len(x[0].Shape))
+	if err != nil {
 		return err
 	} else if begin[0] != 0 || end[0] != 0 {
 		return fmt.Errorf("padding of the batch dim")
@@ -256,13 +318,32 @@ func (p *Pad) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
 		return err
 	}
 	d, g := dx[0].Data, dy[0].Data
+	// In constant mode without cropping every input element is copied
+	// exactly once, so a stored product needs no clearing first.
+	once := p.mode == "constant" && slices.Min(begin) >= 0 && slices.Min(end) >= 0
+	if set && !once {
+		clear(d)
+	}
+	store := set && once
+	lo, hi, run := contiguous(lastMap(m))
 	walk(m, dy[0].Shape, func(o, base int, last []int) {
-		if base < 0 {
-			return
-		}
-		for j, v := range last {
-			if v >= 0 {
-				d[base+v] += g[o+j]
+		switch {
+		case base < 0:
+		case run && store:
+			if hi > lo {
+				copy(d[base+last[lo]:][:hi-lo], g[o+lo:o+hi])
+			}
+		case run:
+			if hi > lo {
+				for j, v := range g[o+lo : o+hi] {
+					d[base+last[lo]+j] += v
+				}
+			}
+		default:
+			for j, v := range last {
+				if v >= 0 {
+					d[base+v] += g[o+j]
+				}
 			}
 		}
 	})
