@@ -18,6 +18,7 @@ type ewKernels struct {
 	combine  func(a, b, x *float32, n int, flip uint32) uint32
 	signFlip func(out, v, y *float32, n int, c float32)
 	split    func(pos, neg, v, y *float32, n int, c float32) (uint32, uint32)
+	match    func(dst, v, z, y *float32, n int, flip, neg uint32)
 	orBits   func(x *float32, n int) uint32
 }
 
@@ -121,6 +122,39 @@ func SignFlip(out, v, y []float32, c float32) {
 			r = math.Float32frombits(math.Float32bits(r) ^ signBit)
 		}
 		out[i] = r
+	}
+}
+
+// SignMatch is the excitation product of a node whose outputs y are sums
+// of terms with coefficient ±1 (Add, Sub): it sets dst[i] = v[i] (negated
+// when negate is set) where the term z[i] is non-zero and has the sign of
+// y[i] (+ at 0; the opposite sign when opposite is set), and 0 elsewhere.
+// A NaN z[i] gives 0. dst, v, z and y must have the same length.
+func SignMatch(dst, v, z, y []float32, opposite, negate bool) {
+	n := len(dst)
+	v, z, y = v[:n], z[:n], y[:n]
+	var flip, neg uint32
+	if opposite {
+		flip = signBit
+	}
+	if negate {
+		neg = signBit
+	}
+	k := 0
+	if ew.match != nil && n >= 8 {
+		k = vectorLen(n)
+		ew.match(&dst[0], &v[0], &z[0], &y[0], k, flip, neg)
+	}
+	for i := k; i < n; i++ {
+		t := math.Float32bits(z[i]) ^ flip
+		if y[i] < 0 {
+			t ^= signBit
+		}
+		var r float32
+		if math.Float32frombits(t) > 0 {
+			r = math.Float32frombits(math.Float32bits(v[i]) ^ neg)
+		}
+		dst[i] = r
 	}
 }
 

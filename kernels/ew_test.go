@@ -153,6 +153,39 @@ func TestSignFlip(t *testing.T) {
 	})
 }
 
+func TestSignMatch(t *testing.T) {
+	forEachEW(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(9, 10))
+		for n := range 41 {
+			for _, c := range []struct{ opposite, negate bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+				v, z, y, dst := ewCase(r, n), ewCase(r, n), ewCase(r, n), ewCase(r, n)
+				SignMatch(dst, v, z, y, c.opposite, c.negate)
+				for i := range dst {
+					// The term z is counted where it is non-zero and its sign
+					// is the output's (+ at zero), or the opposite one.
+					out := 1.0
+					if y[i] < 0 {
+						out = -1
+					}
+					if c.opposite {
+						out = -out
+					}
+					var want float32
+					if z[i] != 0 && z[i] == z[i] && math.Copysign(1, float64(z[i])) == out {
+						want = v[i]
+						if c.negate {
+							want = -want
+						}
+					}
+					if !sameBits(dst[i], want) && !(dst[i] == 0 && want == 0) {
+						t.Fatalf("n=%d %+v: v=%v z=%v y=%v: got %v want %v", n, c, v[i], z[i], y[i], dst[i], want)
+					}
+				}
+			}
+		}
+	})
+}
+
 func TestSplitSign(t *testing.T) {
 	forEachEW(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(9, 10))

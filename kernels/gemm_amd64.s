@@ -9493,6 +9493,48 @@ split_done:
 	VZEROUPPER
 	RET
 
+// func signMatchAVX2(dst *float32, v *float32, z *float32, y *float32, n int, flip uint32, neg uint32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·signMatchAVX2(SB), NOSPLIT, $0-48
+	MOVQ         dst+0(FP), AX
+	MOVQ         v+8(FP), CX
+	MOVQ         z+16(FP), DX
+	MOVQ         y+24(FP), BX
+	MOVL         $0x80000000, SI
+	MOVD         SI, X0
+	VPBROADCASTD X0, Y0
+	MOVL         flip+40(FP), SI
+	MOVD         SI, X1
+	VPBROADCASTD X1, Y1
+	MOVL         neg+44(FP), SI
+	MOVD         SI, X2
+	VPBROADCASTD X2, Y2
+	VXORPS       Y3, Y3, Y3
+	MOVQ         n+32(FP), SI
+	SHRQ         $0x03, SI
+	JZ           match_done
+
+match_loop:
+	VMOVUPS (BX), Y4
+	VCMPPS  $0x11, Y3, Y4, Y4
+	VANDPS  Y0, Y4, Y4
+	VXORPS  (DX), Y4, Y4
+	VXORPS  Y1, Y4, Y4
+	VCMPPS  $0x11, Y4, Y3, Y4
+	VXORPS  (CX), Y2, Y5
+	VANDPS  Y4, Y5, Y5
+	VMOVUPS Y5, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	ADDQ    $0x20, BX
+	DECQ    SI
+	JNZ     match_loop
+
+match_done:
+	VZEROUPPER
+	RET
+
 // func orBitsAVX2(x *float32, n int) uint32
 // Requires: AVX, AVX2, SSE2
 TEXT ·orBitsAVX2(SB), NOSPLIT, $0-20

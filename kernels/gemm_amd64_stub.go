@@ -242,6 +242,12 @@ func signFlipAVX2(out *float32, v *float32, y *float32, n int, c float32)
 //go:noescape
 func splitSignAVX2(pos *float32, neg *float32, v *float32, y *float32, n int, c float32) (posBits uint32, negBits uint32)
 
+// signMatchAVX2 sets dst[i] = v[i] with its sign bit flipped by neg where z[i], its sign bit flipped by flip
+// and where y[i] < 0, is greater than 0, and dst[i] = 0 elsewhere, for i < n - n%8.
+//
+//go:noescape
+func signMatchAVX2(dst *float32, v *float32, z *float32, y *float32, n int, flip uint32, neg uint32)
+
 // orBitsAVX2 returns the OR of the bit patterns of x[i] for i < n - n%8.
 //
 //go:noescape

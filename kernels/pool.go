@@ -215,11 +215,13 @@ func maxPoolPlane(p *PoolParams, win *poolWindows, x, y []float32, argmax []int3
 }
 
 // MaxPool2DBackward adds dy to dx at the positions MaxPool2D selected:
-// dx[b][c][argmax[b/seedsPerImage][c][o]] += dy[b][c][o]. p describes the
-// forward pass (N images); dy and dx have N·seedsPerImage rows, so every
-// forward image is shared by seedsPerImage consecutive gradient rows.
-// Negative indices (empty windows) are skipped. seedsPerImage ≥ 1.
-func MaxPool2DBackward(p PoolParams, dy []float32, argmax []int32, dx []float32, seedsPerImage int) {
+// dx[b][c][argmax[b/seedsPerImage][c][o]] += dy[b][c][o], or, when set is
+// true, stores the sum over those positions in a dx that starts from zero,
+// whatever it held. p describes the forward pass (N images); dy and dx have
+// N·seedsPerImage rows, so every forward image is shared by seedsPerImage
+// consecutive gradient rows. Negative indices (empty windows) are skipped.
+// seedsPerImage ≥ 1.
+func MaxPool2DBackward(p PoolParams, dy []float32, argmax []int32, dx []float32, seedsPerImage int, set bool) {
 	inPlane, outPlane := p.H*p.W, p.OH*p.OW
 	planes := p.N * seedsPerImage * p.C
 	parallelRange(threads(planes*outPlane), planes, planes*(inPlane+outPlane), func(lo, hi int) {
@@ -229,6 +231,9 @@ func MaxPool2DBackward(p PoolParams, dy []float32, argmax []int32, dx []float32,
 			am := argmax[fwd*outPlane : (fwd+1)*outPlane]
 			d := dy[pl*outPlane : (pl+1)*outPlane]
 			out := dx[pl*inPlane : (pl+1)*inPlane]
+			if set {
+				clear(out)
+			}
 			for o, i := range am {
 				if i >= 0 {
 					out[i] += d[o]

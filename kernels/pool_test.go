@@ -109,6 +109,7 @@ func testMaxPool2D(t *testing.T) {
 		const seeds = 2
 		dy := randSlice(r, seeds*len(y))
 		dx := randSlice(r, seeds*len(x))
+		dx0 := append([]float32(nil), dx...)
 		want := make([]float64, len(dx))
 		for i, v := range dx {
 			want[i] = float64(v)
@@ -123,8 +124,14 @@ func testMaxPool2D(t *testing.T) {
 				}
 			}
 		}
-		MaxPool2DBackward(p, dy, am, dx, seeds)
+		MaxPool2DBackward(p, dy, am, dx, seeds, false)
 		checkClose(t, "maxpool backward", dx, want, absAll(want), 1e-6)
+		for i := range dx {
+			want[i] -= float64(dx0[i])
+			dx[i] = float32(math.NaN())
+		}
+		MaxPool2DBackward(p, dy, am, dx, seeds, true)
+		checkClose(t, "maxpool backward (set)", dx, want, absAll(want), 1e-6)
 	}
 }
 

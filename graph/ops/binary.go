@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/internal/par"
+	"github.com/paneonnx/paneonnx/kernels"
 )
 
 func init() {
@@ -312,6 +314,36 @@ func (a *Arith) BackwardSet(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error
 		}
 	}
 	return a.Backward(mode, x, y, dy, dx)
+}
+
+// BackwardExc implements graph.ExcBackprop for Add and Sub of two data
+// tensors of one shape. Output j has the terms x0_j and ±x1_j and no
+// offset, so Exc+ passes v_j (times the term's coefficient ±1) to the
+// operands whose term is non-zero with the sign of y_j (+ at 0), Exc− to
+// those of the opposite sign: one pass per operand instead of two products
+// with their sign and combination passes.
+func (a *Arith) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor) (bool, error) {
+	if a.k != nil || (a.op != ewAdd && a.op != ewSub) || len(x) != 2 || dy[0] == nil || !sameOperands(x, y[0], dy[0], dx) {
+		return false, nil
+	}
+	per := len(y[0].Data) / max(1, y[0].Batch())
+	seeds := dy[0].Batch() / max(1, y[0].Batch())
+	for i, d := range dx {
+		if d == nil {
+			continue
+		}
+		sub := i == 1 && a.op == ewSub // the term is −x1
+		par.For(d.Len(), parMinWork, func(lo, hi int) {
+			for lo < hi {
+				img := lo / per / seeds
+				end := min(hi, (lo/per+1)*per)
+				off := img*per - (lo/per)*per
+				kernels.SignMatch(d.Data[lo:end], dy[0].Data[lo:end], x[i].Data[off+lo:off+end], y[0].Data[off+lo:off+end], positive == sub, sub)
+				lo = end
+			}
+		})
+	}
+	return true, nil
 }
 
 // sameOperands reports whether every operand has y's shape after the

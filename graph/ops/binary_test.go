@@ -150,3 +150,20 @@ func TestArithBatchBroadcast(t *testing.T) {
 		t.Fatal("backward through a batch broadcast was accepted")
 	}
 }
+
+// TestAddSubExcEdges runs the excitation check on terms that are zero and
+// outputs exactly at zero, where the sign conventions decide.
+func TestAddSubExcEdges(t *testing.T) {
+	x0 := tensor([]int{2, 3}, 1, 0, 2, -3, 1.5, 0)
+	for _, c := range []struct {
+		typ string
+		x1  []float32
+	}{
+		{"Add", []float32{-1, 0, 1, 3, -0.5, 2}},
+		{"Sub", []float32{1, 0, -1, -3, 0.5, -2}},
+	} {
+		t.Run(c.typ, func(t *testing.T) {
+			checkOp(t, opCase{spec: spec(c.typ, 14, nil, "a", "b"), in: []*graph.Tensor{x0, tensor([]int{2, 3}, c.x1...)}, noGrad: true})
+		})
+	}
+}

@@ -229,6 +229,90 @@ func checkOp(t *testing.T, c opCase) {
 	}
 	checkLocal(t, x, y, mats)
 	checkSeeds(t, bp, x, y, mats)
+	if eb, ok := bp.(graph.ExcBackprop); ok && !c.noCoef {
+		checkExc(t, eb, bp, x, y, mats[graph.Coef])
+	}
+}
+
+// checkExc compares an operator's own excitation product (graph.ExcBackprop),
+// where it applies, with Exc±ᵀ·dy built from the definitions (SPEC §5.2):
+// Exc+_jk = A_jk where the term z_jk = A_jk·x_k is non-zero and has the sign
+// of y_j − c_j (+ at 0), Exc−_jk = A_jk where it has the opposite sign. dx
+// starts as NaN (BackwardExc overwrites it); dy has two seeds per image.
+func checkExc(t *testing.T, eb graph.ExcBackprop, bp graph.Backprop, x, y []*graph.Tensor, coef dense) {
+	t.Helper()
+	const s = 2
+	rng := rand.New(rand.NewSource(8))
+	xs, ys := flat(x), flat(y)
+	cs := make([]float64, len(ys))
+	row := 0
+	for o, c := range bp.Offset(x, y) {
+		if c != nil {
+			for j, v := range c.Data {
+				cs[row+j] = float64(v)
+			}
+		}
+		row += y[o].Len()
+	}
+	dy := make([]*graph.Tensor, len(y))
+	for o := range y {
+		dy[o] = randT(rng, 1, 0, nil, withSeeds(y[o].Shape, s)...)
+	}
+	for _, positive := range []bool{true, false} {
+		dx := make([]*graph.Tensor, len(x))
+		for i := range x {
+			dx[i] = graph.New(withSeeds(x[i].Shape, s)...)
+			for k := range dx[i].Data {
+				dx[i].Data[k] = float32(math.NaN())
+			}
+		}
+		ok, err := eb.BackwardExc(positive, x, y, dy, dx)
+		if err != nil {
+			t.Fatalf("BackwardExc: %v", err)
+		}
+		if !ok {
+			return // it does not apply to these tensors
+		}
+		col := 0
+		for i := range x {
+			perX := x[i].Len() / x[i].Shape[0]
+			for b := range dx[i].Shape[0] {
+				n := b / s
+				for kl := range perX {
+					k := col + n*perX + kl
+					var want, mag float64
+					row := 0
+					for o := range y {
+						perY := y[o].Len() / y[o].Shape[0]
+						for jl := range perY {
+							j := row + n*perY + jl
+							a := coef[j][k]
+							z := a * xs[k]
+							sign := 1.0
+							if ys[j]-cs[j] < 0 {
+								sign = -1
+							}
+							if !positive {
+								sign = -sign
+							}
+							if z == 0 || math.Copysign(1, z) != sign {
+								continue
+							}
+							v := float64(dy[o].Data[b*perY+jl]) * a
+							want += v
+							mag += math.Abs(v)
+						}
+						row += y[o].Len()
+					}
+					got := float64(dx[i].Data[b*perX+kl])
+					if !(math.Abs(got-want) <= 1e-5*(1+mag)) {
+						t.Fatalf("BackwardExc (positive %v): dx%d[%d][%d] = %g, want %g", positive, i, b, kl, got, want)
+					}
+				}
+			}
+			col += x[i].Len()
+		}
+	}
 }
 
 // checkFD compares the Grad matrix with central finite differences.

@@ -9,7 +9,8 @@ import (
 
 // TestConvGeneric runs the generic operator oracle on convolutions whose
 // backward products take each kernel path: unit stride, strides that leave
-// input positions no tap reaches, groups, depthwise, 1-D.
+// input positions no tap reaches, groups, depthwise, 1-D, and inputs with
+// no negative value (the one-product excitation path).
 func TestConvGeneric(t *testing.T) {
 	rng := rand.New(rand.NewSource(11))
 	x := func(shape ...int) *graph.Tensor { return randT(rng, 1, 0, nil, shape...) }
@@ -19,6 +20,12 @@ func TestConvGeneric(t *testing.T) {
 			c.V = append(c.V, 2*rng.Float64()-1)
 		}
 		return c
+	}
+	relu := func(t *graph.Tensor) *graph.Tensor {
+		for i, v := range t.Data {
+			t.Data[i] = max(v, 0)
+		}
+		return t
 	}
 	attrs := func(kv ...any) map[string]graph.Attr {
 		m := map[string]graph.Attr{}
@@ -41,6 +48,8 @@ func TestConvGeneric(t *testing.T) {
 		{"3x3 stride 2", opCase{spec: spec("Conv", 13, attrs("strides", []int64{2, 2}, "pads", []int64{1, 0, 1, 1}), "x", w(2, 3, 3, 3), w(2)), in: []*graph.Tensor{x(2, 3, 6, 5)}}},
 		{"grouped", opCase{spec: spec("Conv", 13, attrs("group", 2, "pads", []int64{1, 1, 1, 1}), "x", w(4, 2, 3, 3)), in: []*graph.Tensor{x(2, 4, 4, 4)}}},
 		{"depthwise stride 2", opCase{spec: spec("Conv", 13, attrs("group", 3, "strides", []int64{2, 2}, "pads", []int64{0, 0, 1, 1}), "x", w(3, 1, 3, 3), w(3)), in: []*graph.Tensor{x(2, 3, 6, 6)}}},
+		{"input after a ReLU", opCase{spec: spec("Conv", 13, attrs("pads", []int64{1, 1, 1, 1}), "x", w(3, 2, 3, 3), w(3)), in: []*graph.Tensor{relu(x(2, 2, 4, 5))}}},
+		{"depthwise after a ReLU", opCase{spec: spec("Conv", 13, attrs("group", 3, "pads", []int64{1, 0, 1, 1}), "x", w(3, 1, 3, 3), w(3)), in: []*graph.Tensor{relu(x(2, 3, 5, 4))}}},
 		{"1-D dilated", opCase{spec: spec("Conv", 13, attrs("dilations", []int64{2}), "x", w(2, 2, 3)), in: []*graph.Tensor{x(2, 2, 9)}}},
 	} {
 		t.Run(c.name, func(t *testing.T) { checkOp(t, c.c) })

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/paneonnx/paneonnx/graph"
 	"github.com/paneonnx/paneonnx/kernels"
@@ -103,7 +104,32 @@ func (p *Pool) Forward(in, out []*graph.Tensor) error {
 // Backward implements graph.Backprop. Every mode uses the same matrix: its
 // coefficients are non-negative and it is the true Jacobian too.
 func (p *Pool) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
-	if dy[0] == nil || dx[0] == nil {
+	return p.backward(x, y, dy, dx, false)
+}
+
+// BackwardSet implements graph.BackwardSetter.
+func (p *Pool) BackwardSet(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
+	return p.backward(x, y, dy, dx, true)
+}
+
+// argmaxBuffers recycles MaxPool's backward scratch (the window maxima and
+// their positions, recomputed from x), which would otherwise be allocated
+// and cleared on every call.
+var argmaxBuffers sync.Pool
+
+type argmaxBuffer struct {
+	idx []int32
+	max []float32
+}
+
+func (p *Pool) backward(x, y, dy, dx []*graph.Tensor, set bool) error {
+	if dx[0] == nil {
+		return nil
+	}
+	if dy[0] == nil {
+		if set {
+			clear(dx[0].Data)
+		}
 		return nil
 	}
 	pp, err := p.params(x[0].Shape)
@@ -111,14 +137,21 @@ func (p *Pool) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
 		return err
 	}
 	if !p.Max {
+		if set {
+			clear(dx[0].Data)
+		}
 		pp.N = dy[0].Shape[0]
 		kernels.AvgPool2DBackward(pp, dy[0].Data, dx[0].Data)
 		return nil
 	}
-	argmax := make([]int32, len(y[0].Data))
-	scratch := make([]float32, len(y[0].Data))
+	buf, _ := argmaxBuffers.Get().(*argmaxBuffer)
+	if buf == nil || cap(buf.idx) < len(y[0].Data) {
+		buf = &argmaxBuffer{idx: make([]int32, len(y[0].Data)), max: make([]float32, len(y[0].Data))}
+	}
+	defer argmaxBuffers.Put(buf)
+	argmax, scratch := buf.idx[:len(y[0].Data)], buf.max[:len(y[0].Data)]
 	kernels.MaxPool2D(pp, x[0].Data, scratch, argmax)
-	kernels.MaxPool2DBackward(pp, dy[0].Data, argmax, dx[0].Data, dy[0].Shape[0]/x[0].Shape[0])
+	kernels.MaxPool2DBackward(pp, dy[0].Data, argmax, dx[0].Data, dy[0].Shape[0]/x[0].Shape[0], set)
 	return nil
 }
 

@@ -66,6 +66,7 @@ func ewKernels() {
 	combineAVX2()
 	signFlipAVX2()
 	splitSignAVX2()
+	signMatchAVX2()
 	orBitsAVX2()
 }
 
@@ -227,6 +228,44 @@ func splitSignAVX2() {
 	Label("split_done")
 	reduceStore(orP, VORPS, 0)
 	reduceStore(orN, VORPS, 1)
+	VZEROUPPER()
+	RET()
+}
+
+// signMatchAVX2: dst = v (sign flipped by neg) where z, its sign flipped by
+// those of flip and of y < 0, is greater than 0; else 0.
+func signMatchAVX2() {
+	TEXT("signMatchAVX2", NOSPLIT, "func(dst *float32, v *float32, z *float32, y *float32, n int, flip uint32, neg uint32)")
+	Pragma("noescape")
+	Doc("signMatchAVX2 sets dst[i] = v[i] with its sign bit flipped by neg where z[i], its sign bit flipped by flip",
+		"and where y[i] < 0, is greater than 0, and dst[i] = 0 elsewhere, for i < n - n%8.")
+	dst, v, z, y := Load(Param("dst"), GP64()), Load(Param("v"), GP64()), Load(Param("z"), GP64()), Load(Param("y"), GP64())
+	sign, flip, neg, zero := YMM(), YMM(), YMM(), YMM()
+	broadcastBits(0x80000000, sign)
+	for _, b := range []struct {
+		name string
+		reg  VecVirtual
+	}{{"flip", flip}, {"neg", neg}} {
+		r := Load(Param(b.name), GP32())
+		x := XMM()
+		MOVD(r, x)
+		VPBROADCASTD(x, b.reg)
+	}
+	VXORPS(zero, zero, zero)
+	n := blocks("match_done")
+	Label("match_loop")
+	m, t, out := YMM(), YMM(), YMM()
+	VMOVUPS(Mem{Base: y}, m)
+	VCMPPS(U8(cmpLTOQ), zero, m, m) // y < 0
+	VANDPS(sign, m, m)
+	VXORPS(Mem{Base: z}, m, t)
+	VXORPS(flip, t, t)
+	VCMPPS(U8(cmpLTOQ), t, zero, t) // 0 < z', false for ±0 and NaN
+	VXORPS(Mem{Base: v}, neg, out)
+	VANDPS(t, out, out)
+	VMOVUPS(out, Mem{Base: dst})
+	advance("match_loop", n, dst, v, z, y)
+	Label("match_done")
 	VZEROUPPER()
 	RET()
 }
