@@ -273,8 +273,8 @@ func (w *walk) node(n *graph.Node) error {
 				return err
 			}
 			for i := range sIn {
-				maskNonZero(sIn[i], x[i], w.perImage)
-				multiplySign(dIn[i], x[i], w.perImage)
+				nonZeroSign(sIn[i], x[i], w.perImage, false)
+				nonZeroSign(dIn[i], x[i], w.perImage, true)
 			}
 		}
 		w.accumulate(w.s, n, sIn, false)
@@ -488,13 +488,9 @@ func (w *walk) signed(ln *lowNode, o int, y, v *graph.Tensor) *graph.Tensor {
 	if len(v.Data) == 0 {
 		return out
 	}
-	co, ok := ln.bp.(graph.ChannelOffsetter)
-	var c []float32
-	if ok {
-		c, ok = co.ChannelOffset(o)
-	}
+	c, ok := channelOffset(ln, o, y)
 	per := len(y.Data) / y.Batch()
-	if !ok || (c != nil && (len(y.Shape) < 2 || len(c) != y.Shape[1])) {
+	if !ok {
 		return multiplyRows(out, v, w.l.outputSigns(ln)[o], w.perImage)
 	}
 	plane := per
@@ -536,25 +532,13 @@ func multiplyRows(out, v *graph.Tensor, signs []float32, perImage int) *graph.Te
 	return out
 }
 
-// maskNonZero zeroes v where the forward input x is zero.
-func maskNonZero(v *Vec, x *graph.Tensor, perImage int) {
+// nonZeroSign multiplies v by 1[x ≠ 0] (sign false) or sign(x) (sign true)
+// of its image's forward input x.
+func nonZeroSign(v *Vec, x *graph.Tensor, perImage int, sign bool) {
 	per := len(x.Data) / x.Batch()
 	for r := range v.Rows() {
-		vr := v.Row(r)
-		for k, xv := range imageRow(x, r/perImage, per) {
-			vr[k] *= nonZero(xv)
-		}
-	}
-}
-
-// multiplySign multiplies v by sign(x) (0 where x is zero).
-func multiplySign(v *Vec, x *graph.Tensor, perImage int) {
-	per := len(x.Data) / x.Batch()
-	for r := range v.Rows() {
-		vr := v.Row(r)
-		for k, xv := range imageRow(x, r/perImage, per) {
-			vr[k] *= signOf(xv)
-		}
+		vr, xr := v.Row(r), imageRow(x, r/perImage, per)
+		par.For(per, parallelGrain, func(lo, hi int) { kernels.NonZeroSign(vr[lo:hi], xr[lo:hi], sign) })
 	}
 }
 
@@ -580,8 +564,15 @@ func (w *walk) accumulate(acc map[string]*Vec, n *graph.Node, dx []*Vec, scaled 
 // offsets adds Σ_j v_j·c_j of every output to sum (per row, at true scale).
 func (w *walk) offsets(ln *lowNode, dy []*Vec, sum []float64) {
 	for o, v := range dy {
+		if v == nil {
+			continue
+		}
+		if c, ok := channelOffset(ln, o, v.T); ok {
+			channelOffsets(v, c, sum)
+			continue
+		}
 		c := w.l.offset(ln, o)
-		if v == nil || c == nil {
+		if c == nil {
 			continue
 		}
 		per := len(c.Data) / c.Batch()
@@ -594,6 +585,44 @@ func (w *walk) offsets(ln *lowNode, dy []*Vec, sum []float64) {
 			}
 			sum[b] += math.Ldexp(dot, int(v.Log2Scale[b]))
 		}
+	}
+}
+
+// channelOffset returns the node's offset of output o as one value per
+// channel of v (nil when zero) and true, or false when it has no such form.
+func channelOffset(ln *lowNode, o int, v *graph.Tensor) ([]float32, bool) {
+	co, ok := ln.bp.(graph.ChannelOffsetter)
+	if !ok {
+		return nil, false
+	}
+	c, ok := co.ChannelOffset(o)
+	if !ok || (c != nil && (len(v.Shape) < 2 || len(c) != v.Shape[1])) {
+		return nil, false
+	}
+	return c, true
+}
+
+// channelOffsets adds Σ_j v_j·c_j to sum per row for an offset of one value
+// per channel: Σ_ch c_ch·Σ_{j in ch} v_j, without materialising c.
+func channelOffsets(v *Vec, c []float32, sum []float64) {
+	if c == nil {
+		return
+	}
+	plane := v.rowLen() / len(c)
+	for b := range v.Rows() {
+		row := v.Row(b)
+		var dot float64
+		for ch, cv := range c {
+			if cv == 0 {
+				continue
+			}
+			var s float64
+			for _, x := range row[ch*plane : (ch+1)*plane] {
+				s += float64(x)
+			}
+			dot += s * float64(cv)
+		}
+		sum[b] += math.Ldexp(dot, int(v.Log2Scale[b]))
 	}
 }
 

@@ -126,20 +126,6 @@ const (
 	one     = 0x3f800000 // float32 1.0
 )
 
-// signOf returns sign(x) ∈ {−1, 0, +1} without branches.
-func signOf(x float32) float32 {
-	bits := math.Float32bits(x)
-	abs := bits &^ signBit
-	nonZero := (abs | -abs) >> 31 // 1 unless x is ±0
-	return math.Float32frombits(bits&signBit|one) * float32(nonZero)
-}
-
-// nonZero returns 1 for x ≠ 0 and 0 for ±0 without branches.
-func nonZero(x float32) float32 {
-	abs := math.Float32bits(x) &^ signBit
-	return float32((abs | -abs) >> 31)
-}
-
 // Logits returns the tensor holding the logits: the first graph output, or
 // the input of a trailing Softmax/LogSoftmax (also when routing operators
 // such as Flatten follow it).

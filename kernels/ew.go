@@ -19,6 +19,7 @@ type ewKernels struct {
 	signFlip func(out, v, y *float32, n int, c float32)
 	split    func(pos, neg, v, y *float32, n int, c float32) (uint32, uint32)
 	match    func(dst, v, z, y *float32, n int, flip, neg uint32)
+	nonZero  func(v, x *float32, n int, sign uint32)
 	orBits   func(x *float32, n int) uint32
 }
 
@@ -155,6 +156,32 @@ func SignMatch(dst, v, z, y []float32, opposite, negate bool) {
 			r = math.Float32frombits(math.Float32bits(v[i]) ^ neg)
 		}
 		dst[i] = r
+	}
+}
+
+// NonZeroSign multiplies v by 1[x ≠ 0], or by sign(x) (0 at ±0) when sign
+// is set, in place: the factors of the full-PANE recursion (SPEC §5.3). A
+// NaN x[i] counts as non-zero with the sign of its sign bit. v and x must
+// have the same length.
+func NonZeroSign(v, x []float32, sign bool) {
+	n := len(v)
+	x = x[:n]
+	var mask uint32
+	if sign {
+		mask = signBit
+	}
+	k := 0
+	if ew.nonZero != nil && n >= 8 {
+		k = vectorLen(n)
+		ew.nonZero(&v[0], &x[0], k, mask)
+	}
+	for i := k; i < n; i++ {
+		b := math.Float32bits(x[i])
+		if b&^signBit == 0 {
+			v[i] = 0
+		} else {
+			v[i] = math.Float32frombits(math.Float32bits(v[i]) ^ b&mask)
+		}
 	}
 }
 

@@ -186,6 +186,34 @@ func TestSignMatch(t *testing.T) {
 	})
 }
 
+func TestNonZeroSign(t *testing.T) {
+	forEachEW(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(11, 12))
+		for n := range 41 {
+			for _, sign := range []bool{false, true} {
+				v, x := ewCase(r, n), ewCase(r, n)
+				want := make([]float32, n)
+				for i := range want {
+					// v·1[x≠0], or v·sign(x) with sign(±0) = 0.
+					switch {
+					case x[i] == 0:
+					case !sign || !math.Signbit(float64(x[i])):
+						want[i] = v[i]
+					default:
+						want[i] = -v[i]
+					}
+				}
+				NonZeroSign(v, x, sign)
+				for i := range want {
+					if !sameBits(v[i], want[i]) && !(v[i] == 0 && want[i] == 0) {
+						t.Fatalf("n=%d sign=%v x=%v: got %v want %v", n, sign, x[i], v[i], want[i])
+					}
+				}
+			}
+		}
+	})
+}
+
 func TestSplitSign(t *testing.T) {
 	forEachEW(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(9, 10))

@@ -58,6 +58,6 @@ func bestEW() ewKernels {
 	if !cpu.X86.HasAVX2 {
 		return ewKernels{}
 	}
-	return ewKernels{band: bandAVX2, clamp: clampAVX2, combine: combineAVX2, signFlip: signFlipAVX2, match: signMatchAVX2,
+	return ewKernels{band: bandAVX2, clamp: clampAVX2, combine: combineAVX2, signFlip: signFlipAVX2, match: signMatchAVX2, nonZero: nonZeroSignAVX2,
 		split: splitSignAVX2, orBits: orBitsAVX2}
 }

@@ -9535,6 +9535,35 @@ match_done:
 	VZEROUPPER
 	RET
 
+// func nonZeroSignAVX2(v *float32, x *float32, n int, sign uint32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·nonZeroSignAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVL         sign+24(FP), DX
+	MOVD         DX, X0
+	VPBROADCASTD X0, Y0
+	VXORPS       Y1, Y1, Y1
+	MOVQ         n+16(FP), DX
+	SHRQ         $0x03, DX
+	JZ           nzs_done
+
+nzs_loop:
+	VMOVUPS (CX), Y2
+	VCMPPS  $0x04, Y1, Y2, Y3
+	VANDPS  Y0, Y2, Y2
+	VXORPS  (AX), Y2, Y2
+	VANDPS  Y3, Y2, Y2
+	VMOVUPS Y2, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	DECQ    DX
+	JNZ     nzs_loop
+
+nzs_done:
+	VZEROUPPER
+	RET
+
 // func orBitsAVX2(x *float32, n int) uint32
 // Requires: AVX, AVX2, SSE2
 TEXT ·orBitsAVX2(SB), NOSPLIT, $0-20

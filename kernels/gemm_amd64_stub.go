@@ -248,6 +248,12 @@ func splitSignAVX2(pos *float32, neg *float32, v *float32, y *float32, n int, c 
 //go:noescape
 func signMatchAVX2(dst *float32, v *float32, z *float32, y *float32, n int, flip uint32, neg uint32)
 
+// nonZeroSignAVX2 sets v[i] = 0 where x[i] is ±0 and otherwise flips the sign bit of v[i] by that of x[i]
+// masked with sign, for i < n - n%8; a NaN x[i] counts as non-zero.
+//
+//go:noescape
+func nonZeroSignAVX2(v *float32, x *float32, n int, sign uint32)
+
 // orBitsAVX2 returns the OR of the bit patterns of x[i] for i < n - n%8.
 //
 //go:noescape

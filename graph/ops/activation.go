@@ -106,12 +106,13 @@ func (c clip) forward(y, x []float32) { kernels.Clamp(y, x, c.lo, c.hi) }
 func (c clip) band() (lo, hi float32, upper bool) { return c.lo, c.hi, true }
 
 func (c clip) offset(off, x, y []float32) bool {
+	// off = y outside the band, 0 inside: y minus y's part inside, without
+	// a branch per element (which side an element falls is random).
+	kernels.Band(off, y, x, c.lo, c.hi, true, false)
 	any := false
-	for i, v := range x {
-		if !(c.lo < v && v < c.hi) {
-			off[i] = y[i]
-			any = any || y[i] != 0
-		}
+	for i, v := range y {
+		off[i] = v - off[i]
+		any = any || off[i] != 0
 	}
 	return any
 }

@@ -67,6 +67,7 @@ func ewKernels() {
 	signFlipAVX2()
 	splitSignAVX2()
 	signMatchAVX2()
+	nonZeroSignAVX2()
 	orBitsAVX2()
 }
 
@@ -266,6 +267,35 @@ func signMatchAVX2() {
 	VMOVUPS(out, Mem{Base: dst})
 	advance("match_loop", n, dst, v, z, y)
 	Label("match_done")
+	VZEROUPPER()
+	RET()
+}
+
+// nonZeroSignAVX2: v = 0 where x is ±0, else v with its sign bit flipped
+// by x's sign bit masked with sign.
+func nonZeroSignAVX2() {
+	TEXT("nonZeroSignAVX2", NOSPLIT, "func(v *float32, x *float32, n int, sign uint32)")
+	Pragma("noescape")
+	Doc("nonZeroSignAVX2 sets v[i] = 0 where x[i] is ±0 and otherwise flips the sign bit of v[i] by that of x[i]",
+		"masked with sign, for i < n - n%8; a NaN x[i] counts as non-zero.")
+	v, x := Load(Param("v"), GP64()), Load(Param("x"), GP64())
+	sign, zero := YMM(), YMM()
+	r := Load(Param("sign"), GP32())
+	sx := XMM()
+	MOVD(r, sx)
+	VPBROADCASTD(sx, sign)
+	VXORPS(zero, zero, zero)
+	n := blocks("nzs_done")
+	Label("nzs_loop")
+	xv, m, s, out := YMM(), YMM(), YMM(), YMM()
+	VMOVUPS(Mem{Base: x}, xv)
+	VCMPPS(U8(cmpNEQUQ), zero, xv, m) // x ≠ 0
+	VANDPS(sign, xv, s)
+	VXORPS(Mem{Base: v}, s, out)
+	VANDPS(m, out, out)
+	VMOVUPS(out, Mem{Base: v})
+	advance("nzs_loop", n, v, x)
+	Label("nzs_done")
 	VZEROUPPER()
 	RET()
 }
