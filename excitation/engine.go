@@ -578,11 +578,7 @@ func (w *walk) offsets(ln *lowNode, dy []*Vec, sum []float64) {
 		per := len(c.Data) / c.Batch()
 		for b := range v.Rows() {
 			img := b / w.perImage
-			cRow := c.Data[img*per : (img+1)*per]
-			var dot float64
-			for k, x := range v.Row(b) {
-				dot += float64(x) * float64(cRow[k])
-			}
+			dot := kernels.DotF64(v.Row(b), c.Data[img*per:(img+1)*per])
 			sum[b] += math.Ldexp(dot, int(v.Log2Scale[b]))
 		}
 	}
@@ -616,11 +612,7 @@ func channelOffsets(v *Vec, c []float32, sum []float64) {
 			if cv == 0 {
 				continue
 			}
-			var s float64
-			for _, x := range row[ch*plane : (ch+1)*plane] {
-				s += float64(x)
-			}
-			dot += s * float64(cv)
+			dot += kernels.SumF64(row[ch*plane:(ch+1)*plane]) * float64(cv)
 		}
 		sum[b] += math.Ldexp(dot, int(v.Log2Scale[b]))
 	}
@@ -657,11 +649,7 @@ func (w *walk) completeness(seedY *graph.Tensor) []Completeness {
 }
 
 func dotScaled(v *Vec, b int, x []float32) float64 {
-	var dot float64
-	for k, e := range v.Row(b) {
-		dot += float64(e) * float64(x[k])
-	}
-	return math.Ldexp(dot, int(v.Log2Scale[b]))
+	return math.Ldexp(kernels.DotF64(v.Row(b), x), int(v.Log2Scale[b]))
 }
 
 // parallelGrain is the number of elements below which element-wise passes

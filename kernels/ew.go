@@ -20,6 +20,8 @@ type ewKernels struct {
 	split    func(pos, neg, v, y *float32, n int, c float32) (uint32, uint32)
 	match    func(dst, v, z, y *float32, n int, flip, neg uint32)
 	nonZero  func(v, x *float32, n int, sign uint32)
+	dotF64   func(a, b *float32, n int) float64
+	sumF64   func(a *float32, n int) float64
 	orBits   func(x *float32, n int) uint32
 }
 
@@ -183,6 +185,59 @@ func NonZeroSign(v, x []float32, sign bool) {
 			v[i] = math.Float32frombits(math.Float32bits(v[i]) ^ b&mask)
 		}
 	}
+}
+
+// DotF64 returns Σ a[i]·b[i] accumulated in float64 (exact products, eight
+// partial sums). a and b must have the same length.
+func DotF64(a, b []float32) float64 {
+	b = b[:len(a)]
+	if ew.dotF64 != nil && len(a) >= 8 {
+		k := vectorLen(len(a))
+		return addTail(ew.dotF64(&a[0], &b[0], k), a[k:], b[k:])
+	}
+	return sumGo(a, b)
+}
+
+// SumF64 returns Σ a[i] accumulated in float64 (eight partial sums).
+func SumF64(a []float32) float64 {
+	if ew.sumF64 != nil && len(a) >= 8 {
+		k := vectorLen(len(a))
+		return addTail(ew.sumF64(&a[0], k), a[k:], nil)
+	}
+	return sumGo(a, nil)
+}
+
+// sumGo is the vector sums' arithmetic in Go: the eight lanes, their fold,
+// then the tail.
+func sumGo(a, b []float32) float64 {
+	var p [8]float64
+	k := vectorLen(len(a))
+	for i := 0; i < k; i += 8 {
+		for l := range p {
+			if b == nil {
+				p[l] += float64(a[i+l])
+			} else {
+				p[l] = math.FMA(float64(a[i+l]), float64(b[i+l]), p[l])
+			}
+		}
+	}
+	s := ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]))
+	if b != nil {
+		b = b[k:]
+	}
+	return addTail(s, a[k:], b)
+}
+
+// addTail adds the remaining elements (products when b is not nil) to s.
+func addTail(s float64, a, b []float32) float64 {
+	for i, x := range a {
+		if b == nil {
+			s += float64(x)
+		} else {
+			s = math.FMA(float64(x), float64(b[i]), s)
+		}
+	}
+	return s
 }
 
 // SplitSign splits v by the output signs of a node whose output is y and

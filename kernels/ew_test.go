@@ -214,6 +214,42 @@ func TestNonZeroSign(t *testing.T) {
 	})
 }
 
+// TestSumsF64 checks DotF64 and SumF64 against float64 sums of exact
+// products (to rounding) and the vector path against Go bit for bit.
+func TestSumsF64(t *testing.T) {
+	results := map[string][]float64{}
+	forEachEW(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(13, 14)) // the same data on every path
+		var got []float64
+		for n := range 70 {
+			a, b := randSlice(r, n+1)[1:], randSlice(r, n)
+			var dot, sum, mag float64
+			for i := range a {
+				dot += float64(a[i]) * float64(b[i])
+				sum += float64(a[i])
+				mag += math.Abs(float64(a[i])) * (1 + math.Abs(float64(b[i])))
+			}
+			d, s := DotF64(a, b), SumF64(a)
+			if math.Abs(d-dot) > 1e-13*mag || math.Abs(s-sum) > 1e-13*mag {
+				t.Fatalf("n=%d: dot %v want %v, sum %v want %v", n, d, dot, s, sum)
+			}
+			got = append(got, d, s)
+		}
+		results[t.Name()] = got
+	})
+	var paths [][]float64
+	for _, v := range results {
+		paths = append(paths, v)
+	}
+	for i := 1; i < len(paths); i++ {
+		for k := range paths[0] {
+			if paths[i][k] != paths[0][k] {
+				t.Fatalf("vector and Go sums differ: %v vs %v", paths[i][k], paths[0][k])
+			}
+		}
+	}
+}
+
 func TestSplitSign(t *testing.T) {
 	forEachEW(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(9, 10))

@@ -9564,6 +9564,68 @@ nzs_done:
 	VZEROUPPER
 	RET
 
+// func dotF64AVX2(a *float32, b *float32, n int) float64
+// Requires: AVX, FMA3, SSE2
+TEXT ·dotF64AVX2(SB), NOSPLIT, $0-32
+	MOVQ   a+0(FP), AX
+	MOVQ   b+8(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	MOVQ   n+16(FP), DX
+	SHRQ   $0x03, DX
+	JZ     dotF64AVX2_done
+
+dotF64AVX2_loop:
+	VCVTPS2PD   (AX), Y2
+	VCVTPS2PD   (CX), Y3
+	VFMADD231PD Y2, Y3, Y0
+	VCVTPS2PD   16(AX), Y2
+	VCVTPS2PD   16(CX), Y3
+	VFMADD231PD Y2, Y3, Y1
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, CX
+	DECQ        DX
+	JNZ         dotF64AVX2_loop
+
+dotF64AVX2_done:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	MOVSD        X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func sumF64AVX2(a *float32, n int) float64
+// Requires: AVX, SSE2
+TEXT ·sumF64AVX2(SB), NOSPLIT, $0-24
+	MOVQ   a+0(FP), AX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	MOVQ   n+8(FP), CX
+	SHRQ   $0x03, CX
+	JZ     sumF64AVX2_done
+
+sumF64AVX2_loop:
+	VCVTPS2PD (AX), Y2
+	VADDPD    Y2, Y0, Y0
+	VCVTPS2PD 16(AX), Y2
+	VADDPD    Y2, Y1, Y1
+	ADDQ      $0x20, AX
+	DECQ      CX
+	JNZ       sumF64AVX2_loop
+
+sumF64AVX2_done:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	MOVSD        X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
 // func orBitsAVX2(x *float32, n int) uint32
 // Requires: AVX, AVX2, SSE2
 TEXT ·orBitsAVX2(SB), NOSPLIT, $0-20

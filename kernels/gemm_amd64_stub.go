@@ -254,6 +254,18 @@ func signMatchAVX2(dst *float32, v *float32, z *float32, y *float32, n int, flip
 //go:noescape
 func nonZeroSignAVX2(v *float32, x *float32, n int, sign uint32)
 
+// dotF64AVX2 returns the float64 sum of a[i]·b[i] for i < n - n%8, element i in lane i%8 of eight partial
+// sums (fused multiply-adds for a product), folded as (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1.
+//
+//go:noescape
+func dotF64AVX2(a *float32, b *float32, n int) float64
+
+// sumF64AVX2 returns the float64 sum of a[i] for i < n - n%8, element i in lane i%8 of eight partial
+// sums (fused multiply-adds for a product), folded as (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1.
+//
+//go:noescape
+func sumF64AVX2(a *float32, n int) float64
+
 // orBitsAVX2 returns the OR of the bit patterns of x[i] for i < n - n%8.
 //
 //go:noescape

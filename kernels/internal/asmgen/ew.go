@@ -68,6 +68,8 @@ func ewKernels() {
 	splitSignAVX2()
 	signMatchAVX2()
 	nonZeroSignAVX2()
+	sumF64AVX2("dotF64AVX2", true)
+	sumF64AVX2("sumF64AVX2", false)
 	orBitsAVX2()
 }
 
@@ -296,6 +298,56 @@ func nonZeroSignAVX2() {
 	VMOVUPS(out, Mem{Base: v})
 	advance("nzs_loop", n, v, x)
 	Label("nzs_done")
+	VZEROUPPER()
+	RET()
+}
+
+// sumF64AVX2 generates name: Σ a[i]·b[i] (dot) or Σ a[i] in float64, with
+// element i added to lane i%8 (fused multiply-add for dot) and the lanes
+// folded as (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1.
+func sumF64AVX2(name string, dot bool) {
+	sig, what := "func(a *float32, n int) float64", "a[i]"
+	if dot {
+		sig, what = "func(a *float32, b *float32, n int) float64", "a[i]·b[i]"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	Doc(name+" returns the float64 sum of "+what+" for i < n - n%8, element i in lane i%8 of eight partial",
+		"sums (fused multiply-adds for a product), folded as (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1.")
+	a := Load(Param("a"), GP64())
+	var b Register
+	if dot {
+		b = Load(Param("b"), GP64())
+	}
+	lo, hi := YMM(), YMM()
+	VXORPD(lo, lo, lo)
+	VXORPD(hi, hi, hi)
+	n := blocks(name + "_done")
+	Label(name + "_loop")
+	for k, acc := range []VecVirtual{lo, hi} {
+		x := YMM()
+		VCVTPS2PD(Mem{Base: a, Disp: 16 * k}, x)
+		if dot {
+			y := YMM()
+			VCVTPS2PD(Mem{Base: b, Disp: 16 * k}, y)
+			VFMADD231PD(x, y, acc)
+		} else {
+			VADDPD(x, acc, acc)
+		}
+	}
+	if dot {
+		advance(name+"_loop", n, a, b)
+	} else {
+		advance(name+"_loop", n, a)
+	}
+	Label(name + "_done")
+	VADDPD(hi, lo, lo)
+	h, l := XMM(), lo.AsX()
+	VEXTRACTF128(U8(1), lo, h)
+	VADDPD(h, l, l)
+	VPERMILPD(U8(1), l, h)
+	VADDSD(h, l, l)
+	Store(l, ReturnIndex(0))
 	VZEROUPPER()
 	RET()
 }
