@@ -201,7 +201,7 @@ func newAuditor(cfg Config) (*auditor, error) {
 		seen[m.Name()] = true
 		a.methods = append(a.methods, m)
 	}
-	a.g = excitation.FoldBatchNorm(cfg.Model.Graph)
+	a.g = excitation.Canonical(cfg.Model.Graph)
 	a.chw = []int{cfg.Pre.Channels, cfg.Pre.Size[0], cfg.Pre.Size[1]}
 	if decl := cfg.Model.Graph.InputShapes[0]; len(decl) != 4 {
 		return nil, fmt.Errorf("audit: the model's input %v is not an N×C×H×W image batch", decl)

@@ -22,7 +22,7 @@ func benchPass(b *testing.B, dir string) (*saliency.Pass, []int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := saliency.NewPass(excitation.FoldBatchNorm(m.Graph), x1)
+	p, err := saliency.NewPass(excitation.Canonical(m.Graph), x1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,7 +26,7 @@ var goldenModels = []string{"resnet_basic_op13", "vgg_bn_op13", "mobilenet_v2_op
 func testPass(t testing.TB, dir string) (*saliency.Pass, []int) {
 	t.Helper()
 	m, x := testutil.LoadModel(t, dir)
-	p, err := saliency.NewPass(excitation.FoldBatchNorm(m.Graph), x)
+	p, err := saliency.NewPass(excitation.Canonical(m.Graph), x)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -198,7 +198,7 @@ func ResolveLayer(g *graph.Graph, shapes map[string][]int, name string) (string,
 	}
 	shape, ok := shapes[name]
 	if !ok {
-		return "", fmt.Errorf("target layer %q is not a tensor of the model (after BatchNormalization folding; `paneonnx layers` lists the candidates)", name)
+		return "", fmt.Errorf("target layer %q is not a tensor of the model, or one folded away (BatchNormalization and zero paddings are folded; `paneonnx layers` lists the candidates)", name)
 	}
 	if len(shape) != 4 {
 		return "", fmt.Errorf("target layer %q has shape %v; a CAM needs a 4-D N×K×h×w tensor", name, shape)

@@ -28,7 +28,7 @@ func foldedShapes(t *testing.T, path string) (*graph.Graph, map[string][]int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return excitation.FoldBatchNorm(m.Graph), shapes
+	return excitation.Canonical(m.Graph), shapes
 }
 
 // TestLayerRules pins the default and penultimate-convolution layers of

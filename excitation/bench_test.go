@@ -38,7 +38,7 @@ func BenchmarkExplain(b *testing.B) {
 		dir := benchModelDir(b, bm.shared, bm.cache)
 		m, x := testutil.LoadModel(b, dir)
 		x.Shape[0], x.Data = 1, x.Data[:len(x.Data)/x.Shape[0]]
-		g := excitation.FoldBatchNorm(m.Graph)
+		g := excitation.Canonical(m.Graph)
 		logits := excitation.Logits(g)
 		b.Run(bm.name+"/Forward", func(b *testing.B) {
 			for b.Loop() {

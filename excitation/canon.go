@@ -63,3 +63,74 @@ func FoldBatchNorm(g *graph.Graph) *graph.Graph {
 	}
 	return &out
 }
+
+// ZeroPadder is implemented by operators that may only pad their input
+// with zeros (Pad in constant mode): ZeroPadding returns the begin and end
+// pads of every input dim, or false.
+type ZeroPadder interface {
+	ZeroPadding() (begin, end []int, ok bool)
+}
+
+// PaddingAbsorber is implemented by operators that can take a zero padding
+// of their input into their own (Conv). AbsorbPadding returns nil when it
+// cannot.
+type PaddingAbsorber interface {
+	AbsorbPadding(begin, end []int) graph.Op
+}
+
+// FoldPadding returns a copy of g in which every zero padding whose only
+// consumer is a PaddingAbsorber is folded into it, as exporters from
+// TensorFlow write "same" strided convolutions. The padded zeros are terms
+// that are zero, so no excitation changes; the padded tensor is no longer
+// computed (nor readable). g is not modified.
+func FoldPadding(g *graph.Graph) *graph.Graph {
+	out := *g
+	out.Nodes = nil
+	outputs := map[string]bool{}
+	for _, o := range g.Outputs {
+		outputs[o] = true
+	}
+	replaced := map[*graph.Node]*graph.Node{}
+	skip := map[*graph.Node]bool{}
+	for _, n := range g.Nodes {
+		zp, ok := n.Op.(ZeroPadder)
+		if !ok || len(n.Inputs) != 1 || len(n.Outputs) != 1 || outputs[n.Outputs[0]] {
+			continue
+		}
+		consumers := g.Consumers(n.Outputs[0])
+		if len(consumers) != 1 || len(consumers[0].Inputs) != 1 {
+			continue
+		}
+		c := consumers[0]
+		absorber, ok := c.Op.(PaddingAbsorber)
+		if !ok {
+			continue
+		}
+		begin, end, ok := zp.ZeroPadding()
+		if !ok {
+			continue
+		}
+		op := absorber.AbsorbPadding(begin, end)
+		if op == nil {
+			continue
+		}
+		replaced[c] = &graph.Node{Name: n.Name + "+" + c.Name, Op: op, Inputs: n.Inputs, Outputs: c.Outputs}
+		skip[n] = true
+	}
+	for _, n := range g.Nodes {
+		switch {
+		case skip[n]:
+		case replaced[n] != nil:
+			out.Nodes = append(out.Nodes, replaced[n])
+		default:
+			out.Nodes = append(out.Nodes, n)
+		}
+	}
+	return &out
+}
+
+// Canonical returns g ready for explanation: batch normalisations folded
+// (FoldBatchNorm), then zero paddings (FoldPadding). g is not modified.
+func Canonical(g *graph.Graph) *graph.Graph {
+	return FoldPadding(FoldBatchNorm(g))
+}

@@ -17,7 +17,7 @@ import (
 func lowered(t *testing.T, dir string) (*excitation.Lowered, *importer.Model) {
 	t.Helper()
 	m, x := testutil.LoadModel(t, dir)
-	g := excitation.FoldBatchNorm(m.Graph)
+	g := excitation.Canonical(m.Graph)
 	acts, err := g.Run(graph.RunOptions{KeepAll: true}, x)
 	if err != nil {
 		t.Fatal(err)

@@ -102,7 +102,7 @@ func Compute(l *excitation.Lowered, m Method, seedTensor string, seeds *graph.Te
 	}
 	x, ok := l.Acts[at]
 	if !ok {
-		return nil, fmt.Errorf("tensor %q is not a tensor of the model (see `paneonnx layers`)", at)
+		return nil, fmt.Errorf("tensor %q is not a tensor of the model, or one folded away (see `paneonnx layers`)", at)
 	}
 	res, err := l.Backward(excitation.Request{Mode: m.mode(), SeedTensor: seedTensor, Seeds: seeds, Read: []string{at}})
 	if err != nil {

@@ -291,7 +291,7 @@ func TestDefaultModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := excitation.FoldBatchNorm(m.Graph)
+	g := excitation.Canonical(m.Graph)
 	x, err := graph.FromData([]int{1, 1, 28, 28}, pi.Tensor)
 	if err != nil {
 		t.Fatal(err)

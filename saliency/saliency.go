@@ -29,14 +29,14 @@ type Map struct {
 // Pass is one forward pass over a batch of images, lowered for the
 // backward engine, that methods read.
 type Pass struct {
-	G      *graph.Graph // BatchNormalization already folded
+	G      *graph.Graph // canonical (excitation.Canonical): BatchNormalization and zero paddings folded
 	Acts   graph.Activations
 	L      *excitation.Lowered
 	Logits string
 	Input  *graph.Tensor
 }
 
-// NewPass runs g (which should be excitation.FoldBatchNorm of the model)
+// NewPass runs g (which should be excitation.Canonical of the model)
 // on x, keeping every activation, and lowers it.
 func NewPass(g *graph.Graph, x *graph.Tensor) (*Pass, error) {
 	acts, err := g.Run(graph.RunOptions{KeepAll: true}, x)

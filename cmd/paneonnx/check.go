@@ -112,7 +112,7 @@ func runCheck(_ context.Context, cmd *cli.Command) error {
 		inputs = append(inputs, x)
 		rep.Checks = append(rep.Checks, checkResult{Name: "forward", Passed: true, Detail: "no test_data_set_* found: forward not compared, completeness checked on a random input"})
 	}
-	g := excitation.FoldBatchNorm(m.Graph)
+	g := excitation.Canonical(m.Graph)
 	for i, x := range inputs {
 		c, err := checkCompleteness(g, x, cmd.Int("classes"), cmd.Float("completeness-tolerance"))
 		if err != nil {

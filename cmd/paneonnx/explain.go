@@ -143,7 +143,8 @@ func explain(cmd *cli.Command, m *importer.Model, paths []string) error {
 		clock = time.Now()
 	}
 
-	g := excitation.FoldBatchNorm(m.Graph)
+	bn := excitation.FoldBatchNorm(m.Graph)
+	g := excitation.FoldPadding(bn)
 	x, names, photos, err := explainInputs(cmd, m, paths)
 	if err != nil {
 		return err
@@ -179,7 +180,7 @@ func explain(cmd *cli.Command, m *importer.Model, paths []string) error {
 	opts := saliency.Options{Smooth: cmd.Int("smooth"), TargetLayer: cmd.String("target-layer")}
 	sum := summary{Model: m.Path, Logits: pass.Logits, TimingsMS: times, Methods: methods, Protocols: map[string]any{},
 		Protocol: protocol{Seed: seedTensor, ReadAt: cmd.String("at-layer"), Smooth: opts.Smooth,
-			BNFolded: len(m.Graph.Nodes) - len(g.Nodes), SignAtZero: "+1"}}
+			BNFolded: len(m.Graph.Nodes) - len(bn.Nodes), SignAtZero: "+1"}}
 	if sum.Protocol.ReadAt == "" {
 		sum.Protocol.ReadAt = g.Inputs[0]
 	}
@@ -362,7 +363,7 @@ func explainSeeds(cmd *cli.Command, l *excitation.Lowered, logits string, preds 
 	if layer := cmd.String("seed-layer"); layer != "" {
 		y, ok := l.Acts[layer]
 		if !ok {
-			return "", nil, nil, fmt.Errorf("--seed-layer %q is not a tensor of the model (see `paneonnx layers`)", layer)
+			return "", nil, nil, fmt.Errorf("--seed-layer %q is not a tensor of the model, or one folded away (see `paneonnx layers`)", layer)
 		}
 		seeds := graph.New(y.Shape...)
 		per := len(y.Data) / n

@@ -22,7 +22,9 @@ func layersCommand() *cli.Command {
 			"with more than one position that the logits depend on, after BatchNormalization folding.\n" +
 			"\"default\" is the layer used when --target-layer is not given (the last such map before the\n" +
 			"classifier head), \"penultimate-conv\" the output of the penultimate convolution\n" +
-			"(--target-layer penultimate-conv, the paper's choice).",
+			"(--target-layer penultimate-conv, the paper's choice). \"folded\" marks a tensor that explanations\n" +
+			"do not compute (a convolution's output before a folded BatchNormalization, or a zero padding\n" +
+			"folded into the convolution after it): it cannot be read (--at-layer) or targeted.",
 		ArgsUsage: "MODEL",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "size", Usage: "input size HxW for models whose size is free"},
@@ -41,6 +43,8 @@ type layerInfo struct {
 	CAMCandidate       bool `json:"cam_candidate"`
 	CAMDefault         bool `json:"cam_default"`
 	CAMPenultimateConv bool `json:"cam_penultimate_conv"`
+	// Folded marks a tensor the canonical graph does not compute.
+	Folded bool `json:"folded"`
 }
 
 // camColumn is the table's CAM column for li.
@@ -53,6 +57,9 @@ func (li layerInfo) camColumn() string {
 	}
 	if li.CAMPenultimateConv {
 		marks = append(marks, cam.PenultimateConvName)
+	}
+	if li.Folded {
+		marks = append(marks, "folded")
 	}
 	return strings.Join(marks, ",")
 }
@@ -77,9 +84,16 @@ func runLayers(_ context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	// The CAM methods run on the BatchNormalization-folded graph, where a
-	// folded Conv's own output does not exist.
-	folded := excitation.FoldBatchNorm(g)
+	// The CAM methods run on the canonical graph, where a Conv's own output
+	// before a folded BatchNormalization, and a padding folded into a Conv,
+	// do not exist.
+	folded := excitation.Canonical(g)
+	computed := map[string]bool{}
+	for _, n := range folded.Nodes {
+		for _, o := range n.Outputs {
+			computed[o] = true
+		}
+	}
 	candidates, def, defErr := cam.Candidates(folded, shapes)
 	if defErr != nil {
 		fmt.Fprintf(os.Stderr, "note: no default CAM target layer: %v\n", defErr)
@@ -96,7 +110,7 @@ func runLayers(_ context.Context, cmd *cli.Command) error {
 	for _, n := range g.Nodes {
 		for _, o := range n.Outputs {
 			infos = append(infos, layerInfo{Name: o, Op: n.Op.Type(), Shape: shapes[o],
-				CAMCandidate: isCandidate[o], CAMDefault: defErr == nil && o == def, CAMPenultimateConv: o == penult})
+				CAMCandidate: isCandidate[o], CAMDefault: defErr == nil && o == def, CAMPenultimateConv: o == penult, Folded: !computed[o]})
 		}
 	}
 	if cmd.Bool("json") {

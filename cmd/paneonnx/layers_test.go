@@ -14,28 +14,7 @@ import (
 // default, the first conv of that block the penultimate convolution, and
 // neither the input nor the 2-D head tensors are candidates.
 func TestLayersMarksCAMTargets(t *testing.T) {
-	model := filepath.Join(testutil.RepoRoot(t), "testmodels", "resnet_basic_op13", "model.onnx")
-	out := filepath.Join(t.TempDir(), "layers.json")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout := os.Stdout
-	os.Stdout = f
-	err = runCLI(t, "layers", "--json", model)
-	os.Stdout = stdout
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var infos []layerInfo
-	if err := json.Unmarshal(data, &infos); err != nil {
-		t.Fatalf("%v in %s", err, data)
-	}
+	infos := layersJSON(t, filepath.Join(testutil.RepoRoot(t), "testmodels", "resnet_basic_op13", "model.onnx"))
 	var def, penult []string
 	candidates := 0
 	for _, li := range infos {
@@ -64,4 +43,53 @@ func TestLayersMarksCAMTargets(t *testing.T) {
 	if candidates < 10 {
 		t.Errorf("only %d candidates", candidates)
 	}
+}
+
+// TestLayersMarksFolded checks that the explicit paddings of the shared
+// ResNet-8 (exported from TensorFlow) are marked folded and are not CAM
+// candidates, and that every other tensor is computed.
+func TestLayersMarksFolded(t *testing.T) {
+	infos := layersJSON(t, filepath.Join(testutil.SharedDir(t), "models", "cifar10_resnet8_mlperf_tiny", "model.onnx"))
+	folded := 0
+	for _, li := range infos {
+		if li.Folded != (li.Op == "Pad") {
+			t.Errorf("%s (%s): folded %v", li.Name, li.Op, li.Folded)
+		}
+		if li.Folded {
+			folded++
+			if li.CAMCandidate {
+				t.Errorf("folded %s is a CAM candidate", li.Name)
+			}
+		}
+	}
+	if folded != 2 {
+		t.Errorf("%d folded tensors, want the 2 paddings", folded)
+	}
+}
+
+// layersJSON runs `paneonnx layers --json` on model.
+func layersJSON(t *testing.T, model string) []layerInfo {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "layers.json")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = f
+	err = runCLI(t, "layers", "--json", model)
+	os.Stdout = stdout
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var infos []layerInfo
+	if err := json.Unmarshal(data, &infos); err != nil {
+		t.Fatalf("%v in %s", err, data)
+	}
+	return infos
 }

@@ -88,6 +88,23 @@ func (c *Conv) FoldAffine(scale, shift []float32) graph.Op {
 	return f
 }
 
+// AbsorbPadding returns the convolution of its input zero-padded by begin
+// and end (per dim of the input, batch and channels first), or nil when the
+// padding touches the batch or channel dims or auto_pad sets the pads.
+func (c *Conv) AbsorbPadding(begin, end []int) graph.Op {
+	r := 2 + c.win.spatial
+	if len(begin) != r || len(end) != r || begin[0] != 0 || end[0] != 0 || begin[1] != 0 || end[1] != 0 || c.win.autoPad != "NOTSET" {
+		return nil
+	}
+	win := c.win
+	off := 2 - c.win.spatial // 1-D windows use the width axis
+	for i := range c.win.spatial {
+		win.pads[off+i] += begin[2+i]
+		win.pads[2+off+i] += end[2+i]
+	}
+	return &Conv{W: c.W, B: c.B, Group: c.Group, win: win}
+}
+
 // Type implements graph.Op.
 func (c *Conv) Type() string { return "Conv" }
 

@@ -98,6 +98,20 @@ func newPad(s *graph.NodeSpec) (graph.Op, error) {
 // Type implements graph.Op.
 func (p *Pad) Type() string { return "Pad" }
 
+// ZeroPadding returns the begin and end pads of every input dim when the
+// Pad only adds zeros (constant mode, value 0, no cropping, pads given for
+// every dim); ok is false otherwise.
+func (p *Pad) ZeroPadding() (begin, end []int, ok bool) {
+	if p.mode != "constant" || p.value != 0 || p.axes != nil {
+		return nil, nil, false
+	}
+	begin, end, err := p.padsFor(len(p.pads) / 2)
+	if err != nil || slices.Min(append(slices.Clone(begin), end...)) < 0 {
+		return nil, nil, false
+	}
+	return begin, end, true
+}
+
 // padsFor returns the begin and end pads of every dim of a rank-r input.
 func (p *Pad) padsFor(r int) (begin, end []int, err error) {
 	begin, end = make([]int, r), make([]int, r)
