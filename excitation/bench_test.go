@@ -3,7 +3,9 @@ package excitation_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/paneonnx/paneonnx/excitation"
 	"github.com/paneonnx/paneonnx/graph"
@@ -30,9 +32,13 @@ func benchModelDir(b *testing.B, shared, cache string) string {
 	return dir
 }
 
-// BenchmarkExplain times what `paneonnx explain --method iom` computes for
-// one image: the forward pass keeping activations, the lowering and the
-// r-Exc+ backward pass to the input (Forward alone for comparison).
+// BenchmarkExplain times, per model, one forward pass (as `paneonnx run`)
+// and what `paneonnx explain` computes per image for the IOM (the forward
+// pass keeping activations, the lowering and the r-Exc+ pass to the input),
+// for the gradient and for full PANE with its completeness sums. The four
+// run in turn in every iteration, so that a shared machine's changing load
+// hits all of them alike, and each is reported as its median in ms
+// (forward-ms, iom-ms, grad-ms, full-ms).
 func BenchmarkExplain(b *testing.B) {
 	for _, bm := range benchModels {
 		dir := benchModelDir(b, bm.shared, bm.cache)
@@ -40,35 +46,59 @@ func BenchmarkExplain(b *testing.B) {
 		x.Shape[0], x.Data = 1, x.Data[:len(x.Data)/x.Shape[0]]
 		g := excitation.Canonical(m.Graph)
 		logits := excitation.Logits(g)
-		b.Run(bm.name+"/Forward", func(b *testing.B) {
-			for b.Loop() {
-				acts, err := g.Run(graph.RunOptions{}, x)
+		forward := func() {
+			acts, err := g.Run(graph.RunOptions{}, x)
+			if err != nil {
+				b.Fatal(err)
+			}
+			g.Release(acts)
+		}
+		explain := func(mode excitation.Mode) func() {
+			return func() {
+				acts, err := g.Run(graph.RunOptions{KeepAll: true}, x)
 				if err != nil {
+					b.Fatal(err)
+				}
+				l, err := excitation.Lower(g, acts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				seeds := graph.New(acts[logits].Shape...)
+				seeds.Data[0] = 1
+				if _, err := l.Backward(excitation.Request{Mode: mode, SeedTensor: logits, Seeds: seeds}); err != nil {
 					b.Fatal(err)
 				}
 				g.Release(acts)
 			}
-		})
-		for _, mode := range []excitation.Mode{excitation.ExcPos, excitation.Grad, excitation.Full} {
-			b.Run(bm.name+"/Explain-"+mode.String(), func(b *testing.B) {
-				for b.Loop() {
-					acts, err := g.Run(graph.RunOptions{KeepAll: true}, x)
-					if err != nil {
-						b.Fatal(err)
-					}
-					l, err := excitation.Lower(g, acts)
-					if err != nil {
-						b.Fatal(err)
-					}
-					y := acts[logits]
-					seeds := graph.New(y.Shape...)
-					seeds.Data[0] = 1
-					if _, err := l.Backward(excitation.Request{Mode: mode, SeedTensor: logits, Seeds: seeds}); err != nil {
-						b.Fatal(err)
-					}
-					g.Release(acts)
-				}
-			})
 		}
+		runs := []struct {
+			unit string
+			run  func()
+		}{{"forward-ms", forward}, {"iom-ms", explain(excitation.ExcPos)}, {"grad-ms", explain(excitation.Grad)}, {"full-ms", explain(excitation.Full)}}
+		b.Run(bm.name, func(b *testing.B) {
+			times := make([][]float64, len(runs))
+			for b.Loop() {
+				for i, r := range runs {
+					t0 := time.Now()
+					r.run()
+					times[i] = append(times[i], float64(time.Since(t0).Nanoseconds())/1e6)
+				}
+			}
+			for i, r := range runs {
+				b.ReportMetric(median(times[i]), r.unit)
+			}
+		})
 	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

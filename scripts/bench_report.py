@@ -10,7 +10,8 @@ out = sys.argv[1]
 
 
 def parse(path):
-    """Returns {benchmark name without -P suffix: ms/op} from go test -bench output."""
+    """Returns {benchmark name without -P suffix: ms/op} from go test -bench output, the median where the
+    benchmark reports one (median-ms), and {name/what: ms} for every other metric reported as what-ms."""
     res = {}
     if not os.path.exists(path):
         return res
@@ -20,6 +21,9 @@ def parse(path):
             ms = float(m.group(3)) / 1e6
             med = re.search(r"([\d.]+) median-ms", m.group(4))
             res[m.group(1)] = float(med.group(1)) if med else ms
+            for v, what in re.findall(r"([\d.]+) (\S+)-ms", m.group(4)):
+                if what != "median":
+                    res[f"{m.group(1)}/{what}"] = float(v)
     return res
 
 
@@ -31,7 +35,7 @@ torch = json.load(open(os.path.join(out, "torch.json")))["models"]
 models = [("ResNet18", "resnet18", "resnet18"), ("MobileNetV2", "mobilenet_v2_1.0_224_quant", "mobilenet_v2"),
           ("ResNet8", "cifar10_resnet8_mlperf_tiny", "resnet8")]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
-print(f"Machine: {cpu}, {os.cpu_count()} cores. Batch 1, latency in ms (median for ONNX Runtime and PyTorch, mean for Go).\n")
+print(f"Machine: {cpu}, {os.cpu_count()} cores. Batch 1, latency in ms (medians; paneonnx's four columns interleaved).\n")
 print("| model | paneonnx forward | ONNX Runtime forward | forward ratio | PyTorch forward | paneonnx explain (iom) | explain / own forward | PyTorch forward+backward | explain / PyTorch f+b | paneonnx grad | paneonnx full PANE |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 
@@ -45,10 +49,10 @@ def r(a, b):
 
 
 for name, ortname, tname in models:
-    fwd = go.get(f"BenchmarkExplain/{name}/Forward")
-    exc = go.get(f"BenchmarkExplain/{name}/Explain-exc+")
-    grad = go.get(f"BenchmarkExplain/{name}/Explain-grad")
-    full = go.get(f"BenchmarkExplain/{name}/Explain-full")
+    fwd = go.get(f"BenchmarkExplain/{name}/forward")
+    exc = go.get(f"BenchmarkExplain/{name}/iom")
+    grad = go.get(f"BenchmarkExplain/{name}/grad")
+    full = go.get(f"BenchmarkExplain/{name}/full")
     o = ort.get(f"BenchmarkORT/{ortname}") or ort.get(f"BenchmarkORT/{ortname.split('_full')[0]}")
     if name == "ResNet18":
         o = ort.get("BenchmarkORT/resnet18")
