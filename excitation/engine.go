@@ -367,8 +367,12 @@ func (w *walk) excProduct(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy [
 	if !has {
 		return nil, false, nil
 	}
+	nonNeg := make([]bool, len(n.Inputs))
+	for i, name := range n.Inputs {
+		nonNeg[i] = w.l.nonNegative(name)
+	}
 	dx := w.inputBuffers(x, dy0(dy).Rows(), false) // BackwardExc overwrites them
-	ok, err = eb.BackwardExc(positive, x, y, tensors(dy), dx)
+	ok, err = eb.BackwardExc(positive, x, y, tensors(dy), dx, nonNeg)
 	if err != nil || !ok {
 		for _, t := range dx {
 			w.buffers.put(t)

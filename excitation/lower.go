@@ -3,6 +3,7 @@ package excitation
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/paneonnx/paneonnx/graph"
@@ -20,6 +21,12 @@ type Lowered struct {
 	Images int
 
 	nodes map[*graph.Node]*lowNode
+
+	// nonNeg records the tensors known to have no element below zero: from
+	// the operators (graph.NonNegativeOp) when Lower runs, from a scan of
+	// the tensor when first asked otherwise.
+	nonNegMu sync.Mutex
+	nonNeg   map[string]bool
 }
 
 type lowNode struct {
@@ -54,7 +61,43 @@ func Lower(g *graph.Graph, acts graph.Activations) (*Lowered, error) {
 		}
 		l.nodes[n] = &lowNode{n: n, bp: bp}
 	}
+	l.nonNeg = nonNegativeTensors(g)
 	return l, nil
+}
+
+// nonNegativeTensors returns the tensors of g that its operators guarantee
+// to have no element below zero, whatever the input.
+func nonNegativeTensors(g *graph.Graph) map[string]bool {
+	known := map[string]bool{}
+	for _, n := range g.Nodes {
+		op, ok := n.Op.(graph.NonNegativeOp)
+		if !ok {
+			continue
+		}
+		in := make([]bool, len(n.Inputs))
+		for i, name := range n.Inputs {
+			in[i] = known[name]
+		}
+		if op.NonNegativeOutputs(in) {
+			for _, o := range n.Outputs {
+				known[o] = true
+			}
+		}
+	}
+	return known
+}
+
+// nonNegative reports whether tensor name of the forward pass has no
+// element below zero, scanning it once when no operator guarantees it.
+func (l *Lowered) nonNegative(name string) bool {
+	l.nonNegMu.Lock()
+	defer l.nonNegMu.Unlock()
+	nn, ok := l.nonNeg[name]
+	if !ok {
+		nn = !slices.ContainsFunc(l.Acts[name].Data, func(v float32) bool { return v < 0 })
+		l.nonNeg[name] = nn
+	}
+	return nn
 }
 
 // offset returns c of output o (nil when zero).

@@ -92,7 +92,16 @@ type ChannelOffsetter interface {
 // (SPEC §5.2) in some cases. BackwardExc stores Exc+ᵀ·dy (Exc−ᵀ·dy when
 // positive is false) in dx, whatever dx held before, and reports true; it
 // reports false, leaving dx unspecified, when it does not apply to these
-// tensors. Output signs are sign(y − c) with +1 where y = c.
+// tensors. Output signs are sign(y − c) with +1 where y = c. nonNegative[i]
+// reports that x[i] has no element below zero.
 type ExcBackprop interface {
-	BackwardExc(positive bool, x, y, dy, dx []*Tensor) (bool, error)
+	BackwardExc(positive bool, x, y, dy, dx []*Tensor, nonNegative []bool) (bool, error)
+}
+
+// NonNegativeOp is optionally implemented by an Op whose outputs have no
+// element below zero whenever the data inputs marked in nonNegative have
+// none (ReLU, pooling, padding with zeros, views), so that the engine knows
+// it without scanning the tensors.
+type NonNegativeOp interface {
+	NonNegativeOutputs(nonNegative []bool) bool
 }

@@ -51,6 +51,8 @@ func (relu) band() (lo, hi float32, upper bool) { return 0, 0, false }
 
 func (relu) offset(c, x, y []float32) bool { return false }
 
+func (relu) nonNegative(bool) bool { return true }
+
 type leakyRelu struct{ alpha float32 }
 
 func (l leakyRelu) forward(y, x []float32) {
@@ -104,6 +106,10 @@ func newClip(s *graph.NodeSpec) (unaryFunc, error) {
 func (c clip) forward(y, x []float32) { kernels.Clamp(y, x, c.lo, c.hi) }
 
 func (c clip) band() (lo, hi float32, upper bool) { return c.lo, c.hi, true }
+
+// nonNegative: every output lies between min(lo, hi) and hi, or is the
+// input itself when that lies in between.
+func (c clip) nonNegative(input bool) bool { return min(c.lo, c.hi) >= 0 || (input && c.hi >= 0) }
 
 func (c clip) offset(off, x, y []float32) bool {
 	// off = y outside the band, 0 inside: y minus y's part inside, without

@@ -234,6 +234,18 @@ func checkOp(t *testing.T, c opCase) {
 	}
 }
 
+// nonNegative reports, per tensor, that no element is below zero.
+func nonNegative(x []*graph.Tensor) []bool {
+	out := make([]bool, len(x))
+	for i, t := range x {
+		out[i] = true
+		for _, v := range t.Data {
+			out[i] = out[i] && !(v < 0)
+		}
+	}
+	return out
+}
+
 // checkExc compares an operator's own excitation product (graph.ExcBackprop),
 // where it applies, with Exc±ᵀ·dy built from the definitions (SPEC §5.2):
 // Exc+_jk = A_jk where the term z_jk = A_jk·x_k is non-zero and has the sign
@@ -266,7 +278,7 @@ func checkExc(t *testing.T, eb graph.ExcBackprop, bp graph.Backprop, x, y []*gra
 				dx[i].Data[k] = float32(math.NaN())
 			}
 		}
-		ok, err := eb.BackwardExc(positive, x, y, dy, dx)
+		ok, err := eb.BackwardExc(positive, x, y, dy, dx, nonNegative(x))
 		if err != nil {
 			t.Fatalf("BackwardExc: %v", err)
 		}

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/paneonnx/paneonnx/graph"
 )
@@ -49,6 +50,22 @@ func newConcat(s *graph.NodeSpec) (graph.Op, error) {
 
 // Type implements graph.Op.
 func (c *Concat) Type() string { return "Concat" }
+
+// NonNegativeOutputs implements graph.NonNegativeOp: data inputs and
+// constant ones side by side.
+func (c *Concat) NonNegativeOutputs(in []bool) bool {
+	for _, nn := range in {
+		if !nn {
+			return false
+		}
+	}
+	for _, k := range c.parts {
+		if k != nil && slices.ContainsFunc(k.Data, func(v float32) bool { return v < 0 }) {
+			return false
+		}
+	}
+	return true
+}
 
 // shapes returns the shapes of all parts, data shapes taken from in.
 func (c *Concat) shapes(in [][]int) [][]int {

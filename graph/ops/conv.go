@@ -198,8 +198,8 @@ func (c *Conv) abs() []float32 {
 // v± the parts of v at outputs of sign ±: one transposed convolution with
 // twice the output channels (only the non-zero ones with Group 1), cheaper
 // than the generic two products and their sign and combination passes.
-func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor) (bool, error) {
-	if dy[0] == nil || dx[0] == nil || x[0].Batch() == 0 || kernels.AnyNegative(x[0].Data) {
+func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool) (bool, error) {
+	if dy[0] == nil || dx[0] == nil || x[0].Batch() == 0 || !nonNegative[0] {
 		return false, nil
 	}
 	shape := append([]int{dx[0].Shape[0]}, x[0].Shape[1:]...)

@@ -38,6 +38,10 @@ func (p *GlobalPool) Type() string {
 	return "GlobalAveragePool"
 }
 
+// NonNegativeOutputs implements graph.NonNegativeOp: maxima and averages
+// of non-negative values.
+func (p *GlobalPool) NonNegativeOutputs(in []bool) bool { return in[0] }
+
 // Infer implements graph.Op.
 func (p *GlobalPool) Infer(in [][]int) ([][]int, error) {
 	if len(in) != 1 {

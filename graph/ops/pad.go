@@ -98,6 +98,12 @@ func newPad(s *graph.NodeSpec) (graph.Op, error) {
 // Type implements graph.Op.
 func (p *Pad) Type() string { return "Pad" }
 
+// NonNegativeOutputs implements graph.NonNegativeOp: copies of the input
+// and, in constant mode, the padding value.
+func (p *Pad) NonNegativeOutputs(in []bool) bool {
+	return in[0] && (p.mode != "constant" || p.value >= 0)
+}
+
 // ZeroPadding returns the begin and end pads of every input dim when the
 // Pad only adds zeros (constant mode, value 0, no cropping, pads given for
 // every dim); ok is false otherwise.

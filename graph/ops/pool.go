@@ -101,6 +101,10 @@ func (p *Pool) Forward(in, out []*graph.Tensor) error {
 	return nil
 }
 
+// NonNegativeOutputs implements graph.NonNegativeOp: maxima and averages
+// of non-negative values.
+func (p *Pool) NonNegativeOutputs(in []bool) bool { return in[0] }
+
 // Backward implements graph.Backprop. Every mode uses the same matrix: its
 // coefficients are non-negative and it is the true Jacobian too.
 func (p *Pool) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {

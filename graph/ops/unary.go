@@ -26,6 +26,18 @@ type unaryFunc interface {
 	offset(c, x, y []float32) bool
 }
 
+// nonNegativeFunc is implemented by unaryFuncs whose output has no element
+// below zero (given whether the input has none).
+type nonNegativeFunc interface {
+	nonNegative(input bool) bool
+}
+
+// NonNegativeOutputs implements graph.NonNegativeOp.
+func (u *Unary) NonNegativeOutputs(in []bool) bool {
+	f, ok := u.f.(nonNegativeFunc)
+	return ok && f.nonNegative(in[0])
+}
+
 // diagCoef gives the coefficients of a unaryFunc.
 type diagCoef interface {
 	// coef writes the Jacobian diagonal (Grad), A (Coef) or |A| (AbsCoef)

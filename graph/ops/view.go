@@ -43,6 +43,9 @@ func newView(s *graph.NodeSpec, inputs int, shape func([]int) ([]int, error)) (*
 // Type implements graph.Op.
 func (v *View) Type() string { return v.typ }
 
+// NonNegativeOutputs implements graph.NonNegativeOp: the input reshaped.
+func (v *View) NonNegativeOutputs(in []bool) bool { return in[0] }
+
 // Infer implements graph.Op.
 func (v *View) Infer(in [][]int) ([][]int, error) {
 	if len(in) != 1 {

@@ -1,0 +1,60 @@
+package ops
+
+import (
+	"math/rand"
+	"testing"
+
+	"github.com/paneonnx/paneonnx/graph"
+)
+
+// TestNonNegativeOutputs checks the operators' claims that their outputs
+// have no element below zero: whenever a claim is made for inputs drawn
+// to match it (non-negative where marked, mixed elsewhere), the forward
+// pass must bear it out; and each case makes the claim it should.
+func TestNonNegativeOutputs(t *testing.T) {
+	rng := rand.New(rand.NewSource(13))
+	for _, c := range []struct {
+		name  string
+		spec  *graph.NodeSpec
+		shape []int
+		in    bool // the data input is non-negative
+		want  bool
+	}{
+		{"relu of mixed", spec("Relu", 14, nil, "x"), []int{2, 3, 4}, false, true},
+		{"relu6", spec("Clip", 13, nil, "x", cst(nil, 0), cst(nil, 6)), []int{2, 3, 4}, false, true},
+		{"clip below zero", spec("Clip", 13, nil, "x", cst(nil, -1), cst(nil, 1)), []int{2, 3, 4}, false, false},
+		{"clip below zero of non-negative", spec("Clip", 13, nil, "x", cst(nil, -1), cst(nil, 1)), []int{2, 3, 4}, true, true},
+		{"clip with max below min", spec("Clip", 13, nil, "x", cst(nil, 1), cst(nil, -2)), []int{2, 3, 4}, true, false},
+		{"leaky relu", spec("LeakyRelu", 16, nil, "x"), []int{2, 3, 4}, true, false},
+		{"max pool", spec("MaxPool", 12, map[string]graph.Attr{"kernel_shape": aInts(2, 2)}, "x"), []int{2, 2, 4, 4}, true, true},
+		{"max pool of mixed", spec("MaxPool", 12, map[string]graph.Attr{"kernel_shape": aInts(2, 2)}, "x"), []int{2, 2, 4, 4}, false, false},
+		{"global average", spec("GlobalAveragePool", 1, nil, "x"), []int{2, 2, 3, 3}, true, true},
+		{"zero pad", spec("Pad", 13, nil, "x", icst(0, 0, 1, 1, 0, 0, 1, 1)), []int{2, 2, 3, 3}, true, true},
+		{"negative pad value", spec("Pad", 13, nil, "x", icst(0, 0, 1, 1, 0, 0, 1, 1), cst(nil, -1)), []int{2, 2, 3, 3}, true, false},
+		{"flatten", spec("Flatten", 13, nil, "x"), []int{2, 2, 3}, true, true},
+		{"concat with a negative constant", spec("Concat", 13, map[string]graph.Attr{"axis": aInt(1)}, "x", cst([]int{2, 1}, 1, -1)), []int{2, 3}, true, false},
+		{"concat", spec("Concat", 13, map[string]graph.Attr{"axis": aInt(1)}, "x", cst([]int{2, 1}, 1, 0)), []int{2, 3}, true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			op := build(t, c.spec)
+			nn, ok := op.(graph.NonNegativeOp)
+			claim := ok && nn.NonNegativeOutputs([]bool{c.in})
+			if claim != c.want {
+				t.Fatalf("claims %v, want %v", claim, c.want)
+			}
+			x := randT(rng, 2, 0, nil, c.shape...)
+			if c.in {
+				for i, v := range x.Data {
+					x.Data[i] = max(v, 0)
+				}
+			}
+			for _, y := range forward(t, op, []*graph.Tensor{x}) {
+				for _, v := range y.Data {
+					if claim && v < 0 {
+						t.Fatalf("output %v below zero", v)
+					}
+				}
+			}
+		})
+	}
+}
