@@ -9,8 +9,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -195,28 +197,41 @@ func explain(cmd *cli.Command, m *importer.Model, paths []string) error {
 			stems[b] = fmt.Sprintf("%s_%s", stems[b], targets[b].name)
 		}
 	}
-	views := make([][]render.Tile, seeds.Batch())
-	for _, name := range methods {
+	// Pictures and arrays are written in the background while the next
+	// methods compute, one goroutine per map, then merged in method order.
+	written := make([][]writtenMap, len(methods))
+	writers := newWriters()
+	for mi, name := range methods {
 		maps, protocol, err := methodMaps(pass, name, layerMode, seedTensor, seeds, targets, perImage, opts, cmd.String("at-layer"))
 		if err != nil {
 			return err
 		}
 		sum.Protocols[name] = protocol
 		lap(name)
+		written[mi] = make([]writtenMap, len(maps))
 		for b, mp := range maps {
-			files, tile, err := writeMaps(filepath.Join(out, stems[b]+"_"+name), mp, photos[b/perImage])
-			if err != nil {
+			w := &written[mi][b]
+			writers.Go(func() (err error) {
+				w.files, w.tile, err = writeMaps(filepath.Join(out, stems[b]+"_"+name), mp, photos[b/perImage])
 				return err
-			}
-			for kind, f := range files {
+			})
+		}
+	}
+	if err := writers.Wait(); err != nil {
+		return err
+	}
+	views := make([][]render.Tile, seeds.Batch())
+	for mi, name := range methods {
+		for b, w := range written[mi] {
+			for kind, f := range w.files {
 				rows[b].Files[name+kind] = f
 			}
-			if tile != nil {
-				views[b] = append(views[b], render.Tile{Title: name, Img: tile})
+			if w.tile != nil {
+				views[b] = append(views[b], render.Tile{Title: name, Img: w.tile})
 			}
 		}
-		lap("write")
 	}
+	lap("write")
 	for b := range rows {
 		if len(views[b]) == 0 {
 			continue
@@ -493,6 +508,45 @@ func displayTensor(shape []int, data []float32) render.Map {
 // as .npy and, for maps over the image, the three picture views. It returns
 // the files written and the main view for the grid (nil for maps read at
 // another tensor).
+// writtenMap is what writeMaps wrote for one map.
+type writtenMap struct {
+	files map[string]string
+	tile  image.Image
+}
+
+// writers runs functions on at most GOMAXPROCS goroutines at a time and
+// keeps the first error.
+type writers struct {
+	wg    sync.WaitGroup
+	slots chan struct{}
+	mu    sync.Mutex
+	err   error
+}
+
+func newWriters() *writers { return &writers{slots: make(chan struct{}, runtime.GOMAXPROCS(0))} }
+
+// Go runs f on a goroutine once fewer than GOMAXPROCS are running.
+func (w *writers) Go(f func() error) {
+	w.slots <- struct{}{}
+	w.wg.Add(1)
+	go func() {
+		defer func() { <-w.slots; w.wg.Done() }()
+		if err := f(); err != nil {
+			w.mu.Lock()
+			if w.err == nil {
+				w.err = err
+			}
+			w.mu.Unlock()
+		}
+	}()
+}
+
+// Wait waits for every function and returns the first error.
+func (w *writers) Wait() error {
+	w.wg.Wait()
+	return w.err
+}
+
 func writeMaps(base string, mp saliency.Map, photo render.Map) (map[string]string, image.Image, error) {
 	files := map[string]string{".npy": base + ".npy"}
 	shape := []int{mp.C, mp.H, mp.W}
