@@ -77,8 +77,7 @@ func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32,
 			continue
 		}
 		one.M = len(src)
-		convBackwardData(one, planes[:one.M*outPlane], parts, src, true, dxr, nil)
-		parallelRange(workers, inPer, inPer, func(lo, hi int) { Band(dxr[lo:hi], dxr[lo:hi], xr[lo:hi], 0, 0, false, false) })
+		convBackwardData(one, planes[:one.M*outPlane], parts, src, true, dxr, &groupHooks{mask: func(int, int) []float32 { return xr }})
 	}
 }
 
@@ -110,9 +109,8 @@ func convExcGrouped(p ConvParams, perImage int, dy, y, bias, parts []float32, ne
 			}
 			return planes
 		},
-		finish: func(n, g int, dxg []float32) {
-			img := n / perImage
-			Band(dxg, dxg, x[(img*p.C+g*cg)*inPlane:][:cg*inPlane], 0, 0, false, false)
+		mask: func(n, g int) []float32 {
+			return x[(n/perImage*p.C+g*cg)*inPlane:][:cg*inPlane]
 		},
 	})
 }

@@ -106,6 +106,13 @@ func (a *matA) jumpsAt(p int) *int {
 // Nothing is read from C when accumulate is false. m, n, k ≥ 1; for
 // run-structured A, k is a multiple of the run length.
 func gemmOffsets(m, n, k int, a matA, b []float32, offs []int, c []float32, ldc int, accumulate bool, bias []float32, workers int) {
+	gemmOffsetsThen(m, n, k, a, b, offs, c, ldc, accumulate, bias, workers, nil)
+}
+
+// gemmOffsetsThen is gemmOffsets that calls then(i0, i1, j0, j1), when not
+// nil, on every block of C (rows [i0, i1), columns [j0, j1)) once that block
+// is complete, on the goroutine that computed it, while it is in cache.
+func gemmOffsetsThen(m, n, k int, a matA, b []float32, offs []int, c []float32, ldc int, accumulate bool, bias []float32, workers int, then func(i0, i1, j0, j1 int)) {
 	kern := activeKernels
 	rowTiles := (m + kern.rows - 1) / kern.rows
 	colTiles := (n + kern.cols - 1) / kern.cols
@@ -136,6 +143,9 @@ func gemmOffsets(m, n, k int, a matA, b []float32, offs []int, c []float32, ldc 
 			bi = bias[i0:]
 		}
 		gemmBlock(&kern, i0, i1-i0, j1-j0, k, &a, b[j0:], offs, c[i0*ldc+j0:], ldc, accumulate, bi)
+		if then != nil {
+			then(i0, i1, j0, j1)
+		}
 	})
 }
 
