@@ -23,6 +23,22 @@ type AffineFolder interface {
 // following layer, which would change which contributions are positive)
 // stays a diagonal node. g is not modified.
 func FoldBatchNorm(g *graph.Graph) *graph.Graph {
+	return fold(g, func(first, second *graph.Node) graph.Op {
+		aff, ok := second.Op.(ChannelAffine)
+		folder, ok2 := first.Op.(AffineFolder)
+		if !ok || !ok2 {
+			return nil
+		}
+		return folder.FoldAffine(aff.ChannelAffine())
+	})
+}
+
+// fold returns a copy of g in which every pair of nodes that merge accepts,
+// first with a single output that is not a graph output and whose only
+// consumer is second (with that single input), becomes the one node merge
+// returns, with first's inputs and second's outputs. merge returns nil to
+// keep a pair. g is not modified.
+func fold(g *graph.Graph, merge func(first, second *graph.Node) graph.Op) *graph.Graph {
 	out := *g
 	out.Nodes = nil
 	outputs := map[string]bool{}
@@ -31,26 +47,19 @@ func FoldBatchNorm(g *graph.Graph) *graph.Graph {
 	}
 	replaced := map[*graph.Node]*graph.Node{}
 	skip := map[*graph.Node]bool{}
-	for _, n := range g.Nodes {
-		aff, ok := n.Op.(ChannelAffine)
-		if !ok || len(n.Inputs) != 1 {
+	for _, first := range g.Nodes {
+		if skip[first] || len(first.Outputs) != 1 || outputs[first.Outputs[0]] {
 			continue
 		}
-		p, _ := g.Producer(n.Inputs[0])
-		if p == nil || len(p.Outputs) != 1 || outputs[p.Outputs[0]] || len(g.Consumers(p.Outputs[0])) != 1 {
+		consumers := g.Consumers(first.Outputs[0])
+		if len(consumers) != 1 || len(consumers[0].Inputs) != 1 {
 			continue
 		}
-		folder, ok := p.Op.(AffineFolder)
-		if !ok {
-			continue
+		second := consumers[0]
+		if op := merge(first, second); op != nil {
+			replaced[first] = &graph.Node{Name: first.Name + "+" + second.Name, Op: op, Inputs: first.Inputs, Outputs: second.Outputs}
+			skip[second] = true
 		}
-		scale, shift := aff.ChannelAffine()
-		op := folder.FoldAffine(scale, shift)
-		if op == nil {
-			continue
-		}
-		replaced[p] = &graph.Node{Name: p.Name + "+" + n.Name, Op: op, Inputs: p.Inputs, Outputs: n.Outputs}
-		skip[n] = true
 	}
 	for _, n := range g.Nodes {
 		switch {
@@ -84,49 +93,18 @@ type PaddingAbsorber interface {
 // that are zero, so no excitation changes; the padded tensor is no longer
 // computed (nor readable). g is not modified.
 func FoldPadding(g *graph.Graph) *graph.Graph {
-	out := *g
-	out.Nodes = nil
-	outputs := map[string]bool{}
-	for _, o := range g.Outputs {
-		outputs[o] = true
-	}
-	replaced := map[*graph.Node]*graph.Node{}
-	skip := map[*graph.Node]bool{}
-	for _, n := range g.Nodes {
-		zp, ok := n.Op.(ZeroPadder)
-		if !ok || len(n.Inputs) != 1 || len(n.Outputs) != 1 || outputs[n.Outputs[0]] {
-			continue
-		}
-		consumers := g.Consumers(n.Outputs[0])
-		if len(consumers) != 1 || len(consumers[0].Inputs) != 1 {
-			continue
-		}
-		c := consumers[0]
-		absorber, ok := c.Op.(PaddingAbsorber)
-		if !ok {
-			continue
+	return fold(g, func(first, second *graph.Node) graph.Op {
+		zp, ok := first.Op.(ZeroPadder)
+		absorber, ok2 := second.Op.(PaddingAbsorber)
+		if !ok || !ok2 {
+			return nil
 		}
 		begin, end, ok := zp.ZeroPadding()
 		if !ok {
-			continue
+			return nil
 		}
-		op := absorber.AbsorbPadding(begin, end)
-		if op == nil {
-			continue
-		}
-		replaced[c] = &graph.Node{Name: n.Name + "+" + c.Name, Op: op, Inputs: n.Inputs, Outputs: c.Outputs}
-		skip[n] = true
-	}
-	for _, n := range g.Nodes {
-		switch {
-		case skip[n]:
-		case replaced[n] != nil:
-			out.Nodes = append(out.Nodes, replaced[n])
-		default:
-			out.Nodes = append(out.Nodes, n)
-		}
-	}
-	return &out
+		return absorber.AbsorbPadding(begin, end)
+	})
 }
 
 // Canonical returns g ready for explanation: batch normalisations folded
