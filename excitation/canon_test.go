@@ -125,15 +125,8 @@ func TestFoldPaddingSharedModels(t *testing.T) {
 // mode, seeded at the top logit of image 0.
 func explainAll(t *testing.T, g *graph.Graph, x *graph.Tensor, logits string) map[string][]float64 {
 	t.Helper()
-	acts, err := g.Run(graph.RunOptions{KeepAll: true}, x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := excitation.Lower(g, acts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y := acts[logits]
+	l := lowerPass(t, g, x)
+	y := l.Acts[logits]
 	out := map[string][]float64{"logits": (&excitation.Vec{T: y, Log2Scale: make([]float64, y.Batch())}).Float64(0)}
 	seeds := graph.New(y.Shape...)
 	top := 0

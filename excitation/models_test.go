@@ -12,12 +12,17 @@ import (
 	"github.com/paneonnx/paneonnx/internal/testutil"
 )
 
-// lowered imports the model in dir, folds its BatchNormalizations, runs it
-// on test_data_set_0 and lowers the pass.
+// lowered imports the model in dir, makes it canonical, runs it on
+// test_data_set_0 and lowers the pass.
 func lowered(t *testing.T, dir string) (*excitation.Lowered, *importer.Model) {
 	t.Helper()
 	m, x := testutil.LoadModel(t, dir)
-	g := excitation.Canonical(m.Graph)
+	return lowerPass(t, excitation.Canonical(m.Graph), x), m
+}
+
+// lowerPass runs g on x keeping every tensor and lowers the pass.
+func lowerPass(t *testing.T, g *graph.Graph, x *graph.Tensor) *excitation.Lowered {
+	t.Helper()
 	acts, err := g.Run(graph.RunOptions{KeepAll: true}, x)
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +31,7 @@ func lowered(t *testing.T, dir string) (*excitation.Lowered, *importer.Model) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l, m
+	return l
 }
 
 func testModelDirs(t *testing.T) []string {
