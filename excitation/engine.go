@@ -334,11 +334,21 @@ func alignRows(vs []*Vec) {
 // signs s. The results carry the outputs' row scales.
 func (w *walk) product(n *graph.Node, ln *lowNode, mode graph.Mode, x, y []*graph.Tensor, dy []*Vec, signed bool) ([]*Vec, error) {
 	dyT := tensors(dy)
+	var copies []*graph.Tensor // signed vectors in buffers of their own
 	if signed {
 		for o, v := range dy {
-			if v != nil {
-				dyT[o] = w.signed(ln, o, y[o], v.T)
+			if v == nil {
+				continue
 			}
+			// The node is the last to read an output's vector unless the
+			// caller keeps it: the signs can then overwrite it, sparing a
+			// buffer and a pass over fresh memory.
+			out := v.T
+			if w.keep[n.Outputs[o]] {
+				out = w.buffers.get(v.T.Shape)
+				copies = append(copies, out)
+			}
+			dyT[o] = w.signed(ln, o, y[o], v.T, out)
 		}
 	}
 	setter, set := ln.bp.(graph.BackwardSetter)
@@ -350,12 +360,8 @@ func (w *walk) product(n *graph.Node, ln *lowNode, mode graph.Mode, x, y []*grap
 	if err := backward(mode, x, y, dyT, dx); err != nil {
 		return nil, fmt.Errorf("node %q (%s) backward (%s): %w", n.Name, n.Op.Type(), mode, err)
 	}
-	if signed {
-		for _, t := range dyT {
-			if t != nil {
-				w.buffers.put(t)
-			}
-		}
+	for _, t := range copies {
+		w.buffers.put(t)
 	}
 	return withScale(dx, dy0(dy).Log2Scale), nil
 }
@@ -483,12 +489,11 @@ func imageRow(t *graph.Tensor, img, per int) []float32 {
 	return t.Data[img*per : (img+1)*per]
 }
 
-// signed returns v (a backward vector at output o, forward value y) with
-// row b multiplied element-wise by the output signs of image b/perImage,
-// in a buffer from the pool. Per-channel offsets are applied on the fly;
-// other nodes use their cached signs.
-func (w *walk) signed(ln *lowNode, o int, y, v *graph.Tensor) *graph.Tensor {
-	out := w.buffers.get(v.Shape)
+// signed writes into out (v itself, or a buffer of v's shape) v (a backward
+// vector at output o, forward value y) with row b multiplied element-wise by
+// the output signs of image b/perImage, and returns out. Per-channel offsets
+// are applied on the fly; other nodes use their cached signs.
+func (w *walk) signed(ln *lowNode, o int, y, v, out *graph.Tensor) *graph.Tensor {
 	if len(v.Data) == 0 {
 		return out
 	}
