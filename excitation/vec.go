@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/kernels"
 )
 
 // Vec is a batch of backward vectors over one tensor: row b of T (batch
@@ -94,7 +95,7 @@ func (dst *Vec) add(src *Vec) {
 // scanned, so vectors that neither grow nor shrink cost one pass.
 func (v *Vec) normalize() {
 	for b := range v.Rows() {
-		v.normalizeRow(b, maxAbsBits(v.Row(b)))
+		v.normalizeRow(b, kernels.MaxAbsBits(v.Row(b)))
 	}
 }
 
@@ -109,23 +110,6 @@ func (v *Vec) normalizeRow(b int, m uint32) {
 	}
 	scaleRow(v.Row(b), float64(-e))
 	v.Log2Scale[b] += float64(e)
-}
-
-// maxAbsBits returns the bit pattern of max|x| over row (comparing the
-// magnitude bits as integers orders non-negative floats correctly).
-func maxAbsBits(row []float32) uint32 {
-	var m0, m1, m2, m3 uint32
-	i := 0
-	for ; i+4 <= len(row); i += 4 {
-		m0 = max(m0, math.Float32bits(row[i])&^signBit)
-		m1 = max(m1, math.Float32bits(row[i+1])&^signBit)
-		m2 = max(m2, math.Float32bits(row[i+2])&^signBit)
-		m3 = max(m3, math.Float32bits(row[i+3])&^signBit)
-	}
-	for ; i < len(row); i++ {
-		m0 = max(m0, math.Float32bits(row[i])&^signBit)
-	}
-	return max(m0, m1, m2, m3)
 }
 
 func allZero(row []float32) bool {

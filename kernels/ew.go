@@ -23,6 +23,7 @@ type ewKernels struct {
 	dotF64   func(a, b *float32, n int) float64
 	sumF64   func(a *float32, n int) float64
 	orBits   func(x *float32, n int) uint32
+	maxAbs   func(x *float32, n int) uint32
 }
 
 // vectorLen returns how many of n elements the vector body handles.
@@ -278,6 +279,23 @@ func AnyNegative(x []float32) bool {
 		bits |= math.Float32bits(v)
 	}
 	return bits&signBit != 0
+}
+
+// MaxAbsBits returns the largest bit pattern of |x[i]| (x[i] with its sign
+// bit cleared): the bits of max |x[i]| when no x[i] is NaN, since the bits of
+// non-negative floats order like the values; a NaN gives a pattern above
+// +Inf's.
+func MaxAbsBits(x []float32) uint32 {
+	k := 0
+	var m uint32
+	if ew.maxAbs != nil && len(x) >= 8 {
+		k = vectorLen(len(x))
+		m = ew.maxAbs(&x[0], k)
+	}
+	for _, v := range x[k:] {
+		m = max(m, math.Float32bits(v)&^signBit)
+	}
+	return m
 }
 
 func boolInt(b bool) int {

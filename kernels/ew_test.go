@@ -250,6 +250,27 @@ func TestSumsF64(t *testing.T) {
 	}
 }
 
+func TestMaxAbsBits(t *testing.T) {
+	forEachEW(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(15, 16))
+		for n := range 41 {
+			x := ewCase(r, n)
+			var want uint32
+			for _, v := range x {
+				// Definition: the largest |x|, NaN above everything.
+				b := math.Float32bits(float32(math.Abs(float64(v))))
+				if v != v {
+					b = math.Float32bits(v) &^ signBit
+				}
+				want = max(want, b)
+			}
+			if got := MaxAbsBits(x); got != want {
+				t.Fatalf("n=%d: got %#x want %#x", n, got, want)
+			}
+		}
+	})
+}
+
 func TestSplitSign(t *testing.T) {
 	forEachEW(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(9, 10))

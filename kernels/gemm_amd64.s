@@ -9652,3 +9652,34 @@ or_done:
 	MOVL         AX, ret+16(FP)
 	VZEROUPPER
 	RET
+
+// func maxAbsBitsAVX2(x *float32, n int) uint32
+// Requires: AVX, AVX2, SSE2
+TEXT ·maxAbsBitsAVX2(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), AX
+	MOVL         $0x80000000, CX
+	MOVD         CX, X0
+	VPBROADCASTD X0, Y0
+	VXORPS       Y1, Y1, Y1
+	MOVQ         n+8(FP), CX
+	SHRQ         $0x03, CX
+	JZ           maxabs_done
+
+maxabs_loop:
+	VANDNPS (AX), Y0, Y2
+	VPMAXUD Y2, Y1, Y1
+	ADDQ    $0x20, AX
+	DECQ    CX
+	JNZ     maxabs_loop
+
+maxabs_done:
+	VEXTRACTI128 $0x01, Y1, X0
+	VPMAXUD      X0, X1, X1
+	VPSHUFD      $0x4e, X1, X0
+	VPMAXUD      X0, X1, X1
+	VPSHUFD      $0xb1, X1, X0
+	VPMAXUD      X0, X1, X1
+	MOVD         X1, AX
+	MOVL         AX, ret+16(FP)
+	VZEROUPPER
+	RET

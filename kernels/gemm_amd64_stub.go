@@ -270,3 +270,8 @@ func sumF64AVX2(a *float32, n int) float64
 //
 //go:noescape
 func orBitsAVX2(x *float32, n int) uint32
+
+// maxAbsBitsAVX2 returns the largest bit pattern of |x[i]| (x[i] with its sign bit cleared) for i < n - n%8.
+//
+//go:noescape
+func maxAbsBitsAVX2(x *float32, n int) uint32

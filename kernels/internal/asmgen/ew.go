@@ -71,6 +71,7 @@ func ewKernels() {
 	sumF64AVX2("dotF64AVX2", true)
 	sumF64AVX2("sumF64AVX2", false)
 	orBitsAVX2()
+	maxAbsBitsAVX2()
 }
 
 // bandAVX2: dst (+)= v where lo < x (and x < hi when upper), else 0.
@@ -366,6 +367,27 @@ func orBitsAVX2() {
 	advance("or_loop", n, x)
 	Label("or_done")
 	reduceStore(acc, VORPS, 0)
+	VZEROUPPER()
+	RET()
+}
+
+// maxAbsBitsAVX2 returns the largest bit pattern of |x|.
+func maxAbsBitsAVX2() {
+	TEXT("maxAbsBitsAVX2", NOSPLIT, "func(x *float32, n int) uint32")
+	Pragma("noescape")
+	Doc("maxAbsBitsAVX2 returns the largest bit pattern of |x[i]| (x[i] with its sign bit cleared) for i < n - n%8.")
+	x := Load(Param("x"), GP64())
+	sign, acc := YMM(), YMM()
+	broadcastBits(0x80000000, sign)
+	VXORPS(acc, acc, acc)
+	n := blocks("maxabs_done")
+	Label("maxabs_loop")
+	v := YMM()
+	VANDNPS(Mem{Base: x}, sign, v)
+	VPMAXUD(v, acc, acc)
+	advance("maxabs_loop", n, x)
+	Label("maxabs_done")
+	reduceStore(acc, VPMAXUD, 0)
 	VZEROUPPER()
 	RET()
 }
