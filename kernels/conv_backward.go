@@ -387,6 +387,7 @@ func (l *backwardLayout) run(dyg, wg []float32, wRows []int, inPlace, store bool
 		}
 	}
 	inPlane := p.H * p.W
+	cleared := false
 	for i := range l.phases {
 		ph := &l.phases[i]
 		k := mg * len(ph.taps)
@@ -409,7 +410,17 @@ func (l *backwardLayout) run(dyg, wg []float32, wRows []int, inPlace, store bool
 			}
 			out := s.get(1, ph.ncols)
 			gemmRows(k, a.data, src, ph.offs, out, ph.ncols, 1, 0, 0, false, 0)
-			scatterPlane(dst, ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out, l.wq, !store)
+			accumulate := !store
+			if store && p.StrideW == 2 {
+				// Adding every other element has a vector kernel, storing
+				// does not: clear the (one-channel, cached) plane first.
+				if !cleared {
+					clear(dxg)
+					cleared = true
+				}
+				accumulate = true
+			}
+			scatterPlane(dst, ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out, l.wq, accumulate)
 			continue
 		}
 		// A single phase covers every position of dx: its blocks are final.
