@@ -181,11 +181,14 @@ type walk struct {
 	buffers  pool
 }
 
-// release drops the vector at tensor name and offers its buffer for reuse.
+// release drops the vector at tensor name and offers its buffer for reuse
+// (unless a product took it over).
 func (w *walk) release(acc map[string]*Vec, name string) {
 	if v, ok := acc[name]; ok {
 		delete(acc, name)
-		w.buffers.put(v.T)
+		if v.T != nil {
+			w.buffers.put(v.T)
+		}
 	}
 }
 
@@ -352,7 +355,15 @@ func (w *walk) product(n *graph.Node, ln *lowNode, mode graph.Mode, x, y []*grap
 		}
 	}
 	setter, set := ln.bp.(graph.BackwardSetter)
-	dx := w.inputBuffers(x, dy0(dy).Rows(), !set) // BackwardSet overwrites them
+	var dx []*graph.Tensor
+	if w.inPlace(n, ln, x, y, dy, set && !signed) {
+		// The product overwrites the output's vector, which the node is
+		// the last to read.
+		dx = []*graph.Tensor{dy[0].T}
+		defer func() { dy[0].T = nil }()
+	} else {
+		dx = w.inputBuffers(x, dy0(dy).Rows(), !set) // BackwardSet overwrites them
+	}
 	backward := ln.bp.Backward
 	if set {
 		backward = setter.BackwardSet
@@ -364,6 +375,16 @@ func (w *walk) product(n *graph.Node, ln *lowNode, mode graph.Mode, x, y []*grap
 		w.buffers.put(t)
 	}
 	return withScale(dx, dy0(dy).Log2Scale), nil
+}
+
+// inPlace reports whether the node's product can overwrite the vector at
+// its output: a graph.InPlaceSetter storing its product (set), one input and
+// one output of one shape, and an output vector nothing reads after it.
+func (w *walk) inPlace(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, set bool) bool {
+	if _, ok := ln.bp.(graph.InPlaceSetter); !ok || !set || len(x) != 1 || len(dy) != 1 || dy[0] == nil || dy[0].T == nil {
+		return false
+	}
+	return !w.keep[n.Outputs[0]] && graph.SameShape(x[0].Shape[1:], y[0].Shape[1:])
 }
 
 // excProduct runs the node's own excitation product when it has one that

@@ -78,6 +78,14 @@ type BackwardSetter interface {
 	BackwardSet(mode Mode, x, y, dy, dx []*Tensor) error
 }
 
+// InPlaceSetter is optionally implemented by a BackwardSetter of a node
+// with one input and one output of the same shape whose products are
+// element-wise (dx[i] depends on dy[i] only): BackwardSet may then be given
+// dx[0] sharing dy[0]'s storage.
+type InPlaceSetter interface {
+	BackwardSetInPlace()
+}
+
 // ChannelOffsetter is optionally implemented by a Backprop whose offset c
 // of output o may be one value per channel (dimension 1), broadcast over
 // the other dimensions, so that sign(y − c) can be formed without

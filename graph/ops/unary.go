@@ -107,6 +107,10 @@ func (u *Unary) BackwardSet(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error
 	return u.backward(mode, x, dy, dx, true)
 }
 
+// BackwardSetInPlace implements graph.InPlaceSetter: every product is
+// element-wise.
+func (u *Unary) BackwardSetInPlace() {}
+
 // backward adds Mᵀ·dy to dx, or stores it there when set is true.
 func (u *Unary) backward(mode graph.Mode, x, dy, dx []*graph.Tensor, set bool) error {
 	if dx[0] != nil && dy[0] == nil && set {
