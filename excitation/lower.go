@@ -3,7 +3,6 @@ package excitation
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 
 	"github.com/paneonnx/paneonnx/graph"
@@ -94,7 +93,7 @@ func (l *Lowered) nonNegative(name string) bool {
 	defer l.nonNegMu.Unlock()
 	nn, ok := l.nonNeg[name]
 	if !ok {
-		nn = !slices.ContainsFunc(l.Acts[name].Data, func(v float32) bool { return v < 0 })
+		nn = !graph.HasNegative(l.Acts[name].Data)
 		l.nonNeg[name] = nn
 	}
 	return nn

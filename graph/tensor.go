@@ -100,6 +100,12 @@ func HasNonFinite(data []float32) bool {
 	return false
 }
 
+// HasNegative reports whether any element is below zero (−0 and NaN are
+// not).
+func HasNegative(data []float32) bool {
+	return slices.ContainsFunc(data, func(v float32) bool { return v < 0 })
+}
+
 // RelativeError returns max|got−want| / max|want| (the absolute error when
 // want is all zero), and +Inf when the lengths differ or got has NaN where
 // want has none. NaN and matching infinities in want are skipped.

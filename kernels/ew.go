@@ -22,7 +22,6 @@ type ewKernels struct {
 	nonZero  func(v, x *float32, n int, sign uint32)
 	dotF64   func(a, b *float32, n int) float64
 	sumF64   func(a *float32, n int) float64
-	orBits   func(x *float32, n int) uint32
 	maxAbs   func(x *float32, n int) uint32
 }
 
@@ -264,21 +263,6 @@ func SplitSign(pos, neg, v, y []float32, c float32) (anyPos, anyNeg bool) {
 		orN |= math.Float32bits(q)
 	}
 	return orP&^signBit != 0, orN&^signBit != 0
-}
-
-// AnyNegative reports whether some x[i] has its sign bit set (a negative
-// number, −0 or a negative NaN).
-func AnyNegative(x []float32) bool {
-	k := 0
-	var bits uint32
-	if ew.orBits != nil && len(x) >= 8 {
-		k = vectorLen(len(x))
-		bits = ew.orBits(&x[0], k)
-	}
-	for _, v := range x[k:] {
-		bits |= math.Float32bits(v)
-	}
-	return bits&signBit != 0
 }
 
 // MaxAbsBits returns the largest bit pattern of |x[i]| (x[i] with its sign

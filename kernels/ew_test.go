@@ -302,28 +302,3 @@ func TestSplitSign(t *testing.T) {
 		}
 	})
 }
-
-func TestAnyNegative(t *testing.T) {
-	forEachEW(t, func(t *testing.T) {
-		r := rand.New(rand.NewPCG(11, 12))
-		for n := range 41 {
-			x := make([]float32, n)
-			for i := range x {
-				x[i] = r.Float32()
-			}
-			if AnyNegative(x) {
-				t.Fatalf("n=%d: non-negative values reported negative", n)
-			}
-			for i := range x {
-				saved := x[i]
-				for _, v := range []float32{-1e-30, float32(math.Copysign(0, -1)), float32(math.Inf(-1))} {
-					x[i] = v
-					if !AnyNegative(x) {
-						t.Fatalf("n=%d: %v at %d not found", n, v, i)
-					}
-				}
-				x[i] = saved
-			}
-		}
-	})
-}

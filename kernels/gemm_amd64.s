@@ -9626,33 +9626,6 @@ sumF64AVX2_done:
 	VZEROUPPER
 	RET
 
-// func orBitsAVX2(x *float32, n int) uint32
-// Requires: AVX, AVX2, SSE2
-TEXT ·orBitsAVX2(SB), NOSPLIT, $0-20
-	MOVQ   x+0(FP), AX
-	VXORPS Y0, Y0, Y0
-	MOVQ   n+8(FP), CX
-	SHRQ   $0x03, CX
-	JZ     or_done
-
-or_loop:
-	VORPS (AX), Y0, Y0
-	ADDQ  $0x20, AX
-	DECQ  CX
-	JNZ   or_loop
-
-or_done:
-	VEXTRACTI128 $0x01, Y0, X1
-	VORPS        X1, X0, X0
-	VPSHUFD      $0x4e, X0, X1
-	VORPS        X1, X0, X0
-	VPSHUFD      $0xb1, X0, X1
-	VORPS        X1, X0, X0
-	MOVD         X0, AX
-	MOVL         AX, ret+16(FP)
-	VZEROUPPER
-	RET
-
 // func maxAbsBitsAVX2(x *float32, n int) uint32
 // Requires: AVX, AVX2, SSE2
 TEXT ·maxAbsBitsAVX2(SB), NOSPLIT, $0-20

@@ -266,11 +266,6 @@ func dotF64AVX2(a *float32, b *float32, n int) float64
 //go:noescape
 func sumF64AVX2(a *float32, n int) float64
 
-// orBitsAVX2 returns the OR of the bit patterns of x[i] for i < n - n%8.
-//
-//go:noescape
-func orBitsAVX2(x *float32, n int) uint32
-
 // maxAbsBitsAVX2 returns the largest bit pattern of |x[i]| (x[i] with its sign bit cleared) for i < n - n%8.
 //
 //go:noescape

@@ -238,10 +238,7 @@ func checkOp(t *testing.T, c opCase) {
 func nonNegative(x []*graph.Tensor) []bool {
 	out := make([]bool, len(x))
 	for i, t := range x {
-		out[i] = true
-		for _, v := range t.Data {
-			out[i] = out[i] && !(v < 0)
-		}
+		out[i] = !graph.HasNegative(t.Data)
 	}
 	return out
 }

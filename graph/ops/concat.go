@@ -2,7 +2,6 @@ package ops
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/paneonnx/paneonnx/graph"
 )
@@ -60,7 +59,7 @@ func (c *Concat) NonNegativeOutputs(in []bool) bool {
 		}
 	}
 	for _, k := range c.parts {
-		if k != nil && slices.ContainsFunc(k.Data, func(v float32) bool { return v < 0 }) {
+		if k != nil && graph.HasNegative(k.Data) {
 			return false
 		}
 	}

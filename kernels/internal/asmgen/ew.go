@@ -70,7 +70,6 @@ func ewKernels() {
 	nonZeroSignAVX2()
 	sumF64AVX2("dotF64AVX2", true)
 	sumF64AVX2("sumF64AVX2", false)
-	orBitsAVX2()
 	maxAbsBitsAVX2()
 }
 
@@ -349,24 +348,6 @@ func sumF64AVX2(name string, dot bool) {
 	VPERMILPD(U8(1), l, h)
 	VADDSD(h, l, l)
 	Store(l, ReturnIndex(0))
-	VZEROUPPER()
-	RET()
-}
-
-// orBitsAVX2 returns the OR of the bit patterns of x.
-func orBitsAVX2() {
-	TEXT("orBitsAVX2", NOSPLIT, "func(x *float32, n int) uint32")
-	Pragma("noescape")
-	Doc("orBitsAVX2 returns the OR of the bit patterns of x[i] for i < n - n%8.")
-	x := Load(Param("x"), GP64())
-	acc := YMM()
-	VXORPS(acc, acc, acc)
-	n := blocks("or_done")
-	Label("or_loop")
-	VORPS(Mem{Base: x}, acc, acc)
-	advance("or_loop", n, x)
-	Label("or_done")
-	reduceStore(acc, VORPS, 0)
 	VZEROUPPER()
 	RET()
 }
