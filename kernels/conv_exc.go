@@ -44,20 +44,11 @@ func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32,
 	for r := range p.N {
 		img := r / perImage
 		dyr, yr := dy[r*outPer:(r+1)*outPer], y[img*outPer:(img+1)*outPer]
-		// Plane slot s pairs with weight row s: slots 2m and 2m+1 receive
-		// dy⁺_m and dy⁻_m for Exc+, dy⁻_m and dy⁺_m for Exc−.
+		// Plane slot s pairs with weight row s.
 		parallelRange(workers, p.M, 2*outPer, func(m0, m1 int) {
 			for m := m0; m < m1; m++ {
-				var c float32
-				if bias != nil {
-					c = bias[m]
-				}
-				pos, neg := 2*m, 2*m+1
-				if negative {
-					pos, neg = neg, pos
-				}
-				nonZero[pos], nonZero[neg] = SplitSign(planes[pos*outPlane:(pos+1)*outPlane],
-					planes[neg*outPlane:(neg+1)*outPlane], dyr[m*outPlane:(m+1)*outPlane], yr[m*outPlane:(m+1)*outPlane], c)
+				nonZero[2*m], nonZero[2*m+1] = splitChannel(planes[2*m*outPlane:(2*m+2)*outPlane],
+					dyr[m*outPlane:(m+1)*outPlane], yr[m*outPlane:(m+1)*outPlane], bias, m, negative)
 			}
 		})
 		dxr := dx[r*inPer : (r+1)*inPer]
@@ -96,16 +87,8 @@ func convExcGrouped(p ConvParams, perImage int, dy, y, bias, parts []float32, ne
 			planes := s.get(2, 2*mg*outPlane)
 			for j := range mg {
 				m := g*mg + j
-				var c float32
-				if bias != nil {
-					c = bias[m]
-				}
-				pos, neg := 2*j, 2*j+1 // the slots paired with rows A⁺_m and A⁻_m
-				if negative {
-					pos, neg = neg, pos
-				}
-				SplitSign(planes[pos*outPlane:(pos+1)*outPlane], planes[neg*outPlane:(neg+1)*outPlane],
-					dy[(n*p.M+m)*outPlane:][:outPlane], y[(img*p.M+m)*outPlane:][:outPlane], c)
+				splitChannel(planes[2*j*outPlane:(2*j+2)*outPlane],
+					dy[(n*p.M+m)*outPlane:][:outPlane], y[(img*p.M+m)*outPlane:][:outPlane], bias, m, negative)
 			}
 			return planes
 		},
@@ -113,4 +96,21 @@ func convExcGrouped(p ConvParams, perImage int, dy, y, bias, parts []float32, ne
 			return x[(n/perImage*p.C+g*cg)*inPlane:][:cg*inPlane]
 		},
 	})
+}
+
+// splitChannel writes output channel m of dy (dym, with forward output ym),
+// split by the sign of y − bias[m], into two planes that pair with the
+// weight rows A⁺_m and A⁻_m: dy⁺_m then dy⁻_m for Exc+, swapped for Exc−.
+// It reports which of the two planes has a non-zero element.
+func splitChannel(two, dym, ym, bias []float32, m int, negative bool) (first, second bool) {
+	var c float32
+	if bias != nil {
+		c = bias[m]
+	}
+	a, b := two[:len(dym)], two[len(dym):2*len(dym)]
+	if negative {
+		second, first = SplitSign(b, a, dym, ym, c)
+		return first, second
+	}
+	return SplitSign(a, b, dym, ym, c)
 }
