@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/paneonnx/paneonnx/internal/stats"
 	"github.com/paneonnx/paneonnx/metrics"
 )
 
@@ -158,22 +159,10 @@ func (a *auditor) buildTable(recs []Record) (*Table, error) {
 				rel = append(rel, c.EPos/math.Abs(l))
 			}
 		}
-		st.MedianEPos, st.MedianENeg, st.MedianEPosOverLogit = median(pos), median(neg), median(rel)
+		st.MedianEPos, st.MedianENeg, st.MedianEPosOverLogit = stats.Median(pos), stats.Median(neg), stats.Median(rel)
 		t.Completeness[n] = st
 	}
 	return t, nil
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // columns are the table's headings after Methods.

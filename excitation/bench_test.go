@@ -3,12 +3,12 @@ package excitation_test
 import (
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/paneonnx/paneonnx/excitation"
 	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/internal/stats"
 	"github.com/paneonnx/paneonnx/internal/testutil"
 )
 
@@ -85,20 +85,8 @@ func BenchmarkExplain(b *testing.B) {
 				}
 			}
 			for i, r := range runs {
-				b.ReportMetric(median(times[i]), r.unit)
+				b.ReportMetric(stats.Median(times[i]), r.unit)
 			}
 		})
 	}
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
