@@ -159,3 +159,24 @@ func relErr64(got, want []float64) float64 {
 	}
 	return d / m
 }
+
+// TestFoldPaddingEmptyPads keeps a Pad with no pads at all (an identity,
+// which ONNX allows) before a convolution, without failing.
+func TestFoldPaddingEmptyPads(t *testing.T) {
+	pad, err := graph.Build(&graph.NodeSpec{Type: "Pad", Opset: 13, NumOutputs: 1, Inputs: []graph.Input{{Name: "x"},
+		{Name: "p", Const: &graph.Const{Shape: []int{0}, Int: true}}}})
+	if err != nil {
+		t.Skipf("an empty pads input is refused at import: %v", err)
+	}
+	conv, err := graph.Build(&graph.NodeSpec{Type: "Conv", Opset: 13, NumOutputs: 1, Inputs: []graph.Input{{Name: "p"},
+		{Name: "w", Const: &graph.Const{Shape: []int{1, 1, 1, 1}, V: []float64{2}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &graph.Graph{Inputs: []string{"x"}, InputShapes: [][]int{{-1, 1, 2, 2}}, Outputs: []string{"y"},
+		Nodes: []*graph.Node{{Name: "pad", Op: pad, Inputs: []string{"x"}, Outputs: []string{"p"}},
+			{Name: "conv", Op: conv, Inputs: []string{"p"}, Outputs: []string{"y"}}}}
+	if f := excitation.FoldPadding(g); len(f.Nodes) != 2 {
+		t.Fatalf("%d nodes after folding, want both kept", len(f.Nodes))
+	}
+}

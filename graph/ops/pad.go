@@ -112,10 +112,17 @@ func (p *Pad) ZeroPadding() (begin, end []int, ok bool) {
 		return nil, nil, false
 	}
 	begin, end, err := p.padsFor(len(p.pads) / 2)
-	if err != nil || slices.Min(append(slices.Clone(begin), end...)) < 0 {
+	if err != nil || !uncropped(begin, end) {
 		return nil, nil, false
 	}
 	return begin, end, true
+}
+
+// uncropped reports whether no pad is negative, so that every input element
+// appears in the output.
+func uncropped(begin, end []int) bool {
+	negative := func(v int) bool { return v < 0 }
+	return !slices.ContainsFunc(begin, negative) && !slices.ContainsFunc(end, negative)
 }
 
 // padsFor returns the begin and end pads of every dim of a rank-r input.
@@ -340,7 +347,7 @@ func (p *Pad) backward(x, y, dy, dx []*graph.Tensor, set bool) error {
 	d, g := dx[0].Data, dy[0].Data
 	// In constant mode without cropping every input element is copied
 	// exactly once, so a stored product needs no clearing first.
-	once := p.mode == "constant" && slices.Min(begin) >= 0 && slices.Min(end) >= 0
+	once := p.mode == "constant" && uncropped(begin, end)
 	if set && !once {
 		clear(d)
 	}
