@@ -161,13 +161,7 @@ func (c *Conv) BackwardSet(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error 
 }
 
 func (c *Conv) backward(mode graph.Mode, x, dy, dx []*graph.Tensor, set bool) error {
-	if dx[0] == nil {
-		return nil
-	}
-	if dy[0] == nil {
-		if set {
-			clear(dx[0].Data)
-		}
+	if noProduct(dy[0], dx[0], set) {
 		return nil
 	}
 	shape := append([]int{dx[0].Shape[0]}, x[0].Shape[1:]...)

@@ -243,6 +243,16 @@ func seedsOf(y, dy *graph.Tensor) (int, error) {
 	return m / n, nil
 }
 
+// noProduct reports whether a backward product through a one-input,
+// one-output node has nothing to do (dy or dx is nil), clearing dx first
+// when the product is to be stored (set) and no dy arrives.
+func noProduct(dy, dx *graph.Tensor, set bool) bool {
+	if set && dy == nil && dx != nil {
+		clear(dx.Data)
+	}
+	return dy == nil || dx == nil
+}
+
 // backwardSeeds checks the vectors of a backward product through a node
 // with one data input x and one output y: it returns the seeds per image,
 // and ok false when dy or dx is nil (nothing to do) or, with err, when a

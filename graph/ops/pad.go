@@ -327,8 +327,8 @@ func (p *Pad) BackwardSet(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
 }
 
 func (p *Pad) backward(x, y, dy, dx []*graph.Tensor, set bool) error {
-	if set && dx[0] != nil && dy[0] == nil {
-		clear(dx[0].Data)
+	if noProduct(dy[0], dx[0], set) {
+		return nil
 	}
 	_, ok, err := backwardSeeds(x[0], y[0], dy[0], dx[0])
 	if !ok {

@@ -127,13 +127,7 @@ type argmaxBuffer struct {
 }
 
 func (p *Pool) backward(x, y, dy, dx []*graph.Tensor, set bool) error {
-	if dx[0] == nil {
-		return nil
-	}
-	if dy[0] == nil {
-		if set {
-			clear(dx[0].Data)
-		}
+	if noProduct(dy[0], dx[0], set) {
 		return nil
 	}
 	pp, err := p.params(x[0].Shape)

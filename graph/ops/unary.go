@@ -113,8 +113,8 @@ func (u *Unary) BackwardSetInPlace() {}
 
 // backward adds Mᵀ·dy to dx, or stores it there when set is true.
 func (u *Unary) backward(mode graph.Mode, x, dy, dx []*graph.Tensor, set bool) error {
-	if dx[0] != nil && dy[0] == nil && set {
-		clear(dx[0].Data)
+	if noProduct(dy[0], dx[0], set) {
+		return nil
 	}
 	s, ok, err := backwardSeeds(x[0], x[0], dy[0], dx[0])
 	if !ok {
