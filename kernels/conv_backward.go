@@ -113,7 +113,7 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 	// finish applies the mask where the product could not, group by group.
 	finish := func(dxg, mask []float32, masked bool) {
 		if mask != nil && !masked {
-			Band(dxg, dxg, mask, 0, 0, false, false)
+			maskPositive(dxg, mask)
 		}
 	}
 	// With unit strides the single phase uses every tap in order, so the
@@ -162,6 +162,10 @@ func rowRuns(rows []int, rowLen, span int) (starts, jumps []int) {
 	return starts, jumps
 }
 
+// maskPositive zeroes dx wherever x is not above zero (the excitation
+// products' 1[x > 0]).
+func maskPositive(dx, x []float32) { Band(dx, dx, x, 0, 0, false, false) }
+
 // backwardCol2im adds the data gradient of one group of one image to dxg as
 // col = wgᵀ·dyg (rows (c, kh, kw), one column per output position) followed
 // by scattering col back onto the input positions, then zeroes it where
@@ -202,7 +206,7 @@ func col2imRange(p *ConvParams, col []float32, set bool, mask, dxg []float32, c0
 			}
 		}
 		if mask != nil {
-			Band(dst, dst, mask[c*inPlane:(c+1)*inPlane], 0, 0, false, false)
+			maskPositive(dst, mask[c*inPlane:(c+1)*inPlane])
 		}
 	}
 }
@@ -431,7 +435,7 @@ func (l *backwardLayout) run(dyg, wg []float32, wRows []int, inPlace, store bool
 				then = func(i0, i1, j0, j1 int) {
 					for c := i0; c < i1; c++ {
 						row := dxg[c*inPlane+j0 : c*inPlane+j1]
-						Band(row, row, mask[c*inPlane+j0:c*inPlane+j1], 0, 0, false, false)
+						maskPositive(row, mask[c*inPlane+j0:c*inPlane+j1])
 					}
 				}
 			}
@@ -475,7 +479,7 @@ func (l *backwardLayout) scatter(dst, out []float32, ph *backwardPhase, store bo
 		scatterPlane(dst[c*inPlane:], ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out[c*ph.ncols:], l.wq, !store)
 		if mask != nil {
 			plane := dst[c*inPlane : (c+1)*inPlane]
-			Band(plane, plane, mask[c*inPlane:(c+1)*inPlane], 0, 0, false, false)
+			maskPositive(plane, mask[c*inPlane:(c+1)*inPlane])
 		}
 	}
 }
