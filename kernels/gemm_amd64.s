@@ -9358,19 +9358,19 @@ clamp_done:
 	RET
 
 // func combineAVX2(a *float32, b *float32, x *float32, n int, flip uint32) uint32
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·combineAVX2(SB), NOSPLIT, $0-44
 	MOVQ         a+0(FP), AX
 	MOVQ         b+8(FP), CX
 	MOVQ         x+16(FP), DX
 	MOVL         $0x80000000, BX
-	MOVD         BX, X0
+	VMOVD        BX, X0
 	VPBROADCASTD X0, Y0
 	MOVL         $0x3f000000, BX
-	MOVD         BX, X1
+	VMOVD        BX, X1
 	VPBROADCASTD X1, Y1
 	MOVL         flip+32(FP), BX
-	MOVD         BX, X2
+	VMOVD        BX, X2
 	VPBROADCASTD X2, Y2
 	VXORPS       Y3, Y3, Y3
 	VXORPS       Y4, Y4, Y4
@@ -9403,20 +9403,20 @@ combine_done:
 	VPMAXUD      X0, X4, X4
 	VPSHUFD      $0xb1, X4, X0
 	VPMAXUD      X0, X4, X4
-	MOVD         X4, AX
+	VMOVD        X4, AX
 	MOVL         AX, ret+40(FP)
 	VZEROUPPER
 	RET
 
 // func signFlipAVX2(out *float32, v *float32, y *float32, n int, c float32)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·signFlipAVX2(SB), NOSPLIT, $0-36
 	MOVQ         out+0(FP), AX
 	MOVQ         v+8(FP), CX
 	MOVQ         y+16(FP), DX
 	VBROADCASTSS c+32(FP), Y0
 	MOVL         $0x80000000, BX
-	MOVD         BX, X1
+	VMOVD        BX, X1
 	VPBROADCASTD X1, Y1
 	VXORPS       Y2, Y2, Y2
 	MOVQ         n+24(FP), BX
@@ -9441,7 +9441,7 @@ flip_done:
 	RET
 
 // func splitSignAVX2(pos *float32, neg *float32, v *float32, y *float32, n int, c float32) (posBits uint32, negBits uint32)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·splitSignAVX2(SB), NOSPLIT, $0-56
 	MOVQ         pos+0(FP), AX
 	MOVQ         neg+8(FP), CX
@@ -9480,7 +9480,7 @@ split_done:
 	VORPS        X0, X2, X2
 	VPSHUFD      $0xb1, X2, X0
 	VORPS        X0, X2, X2
-	MOVD         X2, AX
+	VMOVD        X2, AX
 	MOVL         AX, posBits+48(FP)
 	VEXTRACTI128 $0x01, Y3, X0
 	VORPS        X0, X3, X3
@@ -9488,26 +9488,26 @@ split_done:
 	VORPS        X0, X3, X3
 	VPSHUFD      $0xb1, X3, X0
 	VORPS        X0, X3, X3
-	MOVD         X3, AX
+	VMOVD        X3, AX
 	MOVL         AX, negBits+52(FP)
 	VZEROUPPER
 	RET
 
 // func signMatchAVX2(dst *float32, v *float32, z *float32, y *float32, n int, flip uint32, neg uint32)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·signMatchAVX2(SB), NOSPLIT, $0-48
 	MOVQ         dst+0(FP), AX
 	MOVQ         v+8(FP), CX
 	MOVQ         z+16(FP), DX
 	MOVQ         y+24(FP), BX
 	MOVL         $0x80000000, SI
-	MOVD         SI, X0
+	VMOVD        SI, X0
 	VPBROADCASTD X0, Y0
 	MOVL         flip+40(FP), SI
-	MOVD         SI, X1
+	VMOVD        SI, X1
 	VPBROADCASTD X1, Y1
 	MOVL         neg+44(FP), SI
-	MOVD         SI, X2
+	VMOVD        SI, X2
 	VPBROADCASTD X2, Y2
 	VXORPS       Y3, Y3, Y3
 	MOVQ         n+32(FP), SI
@@ -9536,12 +9536,12 @@ match_done:
 	RET
 
 // func nonZeroSignAVX2(v *float32, x *float32, n int, sign uint32)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·nonZeroSignAVX2(SB), NOSPLIT, $0-28
 	MOVQ         v+0(FP), AX
 	MOVQ         x+8(FP), CX
 	MOVL         sign+24(FP), DX
-	MOVD         DX, X0
+	VMOVD        DX, X0
 	VPBROADCASTD X0, Y0
 	VXORPS       Y1, Y1, Y1
 	MOVQ         n+16(FP), DX
@@ -9627,11 +9627,11 @@ sumF64AVX2_done:
 	RET
 
 // func maxAbsBitsAVX2(x *float32, n int) uint32
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·maxAbsBitsAVX2(SB), NOSPLIT, $0-20
 	MOVQ         x+0(FP), AX
 	MOVL         $0x80000000, CX
-	MOVD         CX, X0
+	VMOVD        CX, X0
 	VPBROADCASTD X0, Y0
 	VXORPS       Y1, Y1, Y1
 	MOVQ         n+8(FP), CX
@@ -9652,7 +9652,7 @@ maxabs_done:
 	VPMAXUD      X0, X1, X1
 	VPSHUFD      $0xb1, X1, X0
 	VPMAXUD      X0, X1, X1
-	MOVD         X1, AX
+	VMOVD        X1, AX
 	MOVL         AX, ret+16(FP)
 	VZEROUPPER
 	RET

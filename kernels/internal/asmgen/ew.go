@@ -21,7 +21,7 @@ func broadcastBits(bits uint32, y VecVirtual) {
 	r := GP32()
 	MOVL(U32(bits), r)
 	x := XMM()
-	MOVD(r, x)
+	VMOVD(r, x)
 	VPBROADCASTD(x, y)
 }
 
@@ -36,7 +36,7 @@ func reduceStore(acc VecVirtual, op func(ops ...Op), i int) {
 	VPSHUFD(U8(0xb1), l, h)
 	op(h, l, l)
 	r := GP32()
-	MOVD(l, r)
+	VMOVD(l, r)
 	Store(r, ReturnIndex(i))
 }
 
@@ -152,7 +152,7 @@ func combineAVX2() {
 	broadcastBits(0x3f000000, half)
 	fr := Load(Param("flip"), GP32())
 	fx := XMM()
-	MOVD(fr, fx)
+	VMOVD(fr, fx)
 	VPBROADCASTD(fx, flip)
 	VXORPS(zero, zero, zero)
 	VXORPS(top, top, top)
@@ -251,7 +251,7 @@ func signMatchAVX2() {
 	}{{"flip", flip}, {"neg", neg}} {
 		r := Load(Param(b.name), GP32())
 		x := XMM()
-		MOVD(r, x)
+		VMOVD(r, x)
 		VPBROADCASTD(x, b.reg)
 	}
 	VXORPS(zero, zero, zero)
@@ -284,7 +284,7 @@ func nonZeroSignAVX2() {
 	sign, zero := YMM(), YMM()
 	r := Load(Param("sign"), GP32())
 	sx := XMM()
-	MOVD(r, sx)
+	VMOVD(r, sx)
 	VPBROADCASTD(sx, sign)
 	VXORPS(zero, zero, zero)
 	n := blocks("nzs_done")
