@@ -114,3 +114,115 @@ func splitChannel(two, dym, ym, bias []float32, m int, negative bool) (first, se
 	}
 	return SplitSign(a, b, dym, ym, c)
 }
+
+// Pointwise reports whether p is a 1×1 convolution with unit strides, no
+// padding and one group: a plain matrix product per position, which
+// Conv2DBackwardExcPointwise handles.
+func (p ConvParams) Pointwise() bool {
+	p = p.normalized()
+	return p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 && p.Group == 1 &&
+		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0 && p.OH == p.H && p.OW == p.W
+}
+
+// pointwiseBlockFloats bounds the signed vector of one block of positions in
+// Conv2DBackwardExcPointwise (with the block of v it is made from, a few
+// hundred KiB: both stay in L2 for the two products).
+const pointwiseBlockFloats = 1 << 16
+
+// Conv2DBackwardExcPointwise stores in dx the excitation product of a
+// pointwise convolution (p.Pointwise) whose input x may have either sign
+// (SPEC §5.2):
+//
+//	dx = ½·1[x ≠ 0]·(Wᵀv ± sign(x)·|W|ᵀ(s⊙v))
+//
+// with v = dy, s = sign(y − bias) (+1 where y = bias), + for Exc+ and − for
+// Exc− (negative). absW holds |W|. It works on blocks of positions, making
+// each block's s⊙v, both products and their combination while the block is
+// in cache: the two separate products need three more passes over the wide
+// vector (the signs, a second read of v, the combination).
+//
+// dy and dx have p.N rows; rows r·perImage … (r+1)·perImage − 1 belong to
+// image r of x ([N/perImage][C][H][W]) and y ([N/perImage][M][H][W]). bias
+// may be nil (zeros). It panics if p is not pointwise or a slice is short.
+func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, w, absW []float32, negative bool, x, dx []float32) {
+	p = p.normalized()
+	if !p.Pointwise() || perImage < 1 || p.N%perImage != 0 {
+		panic("kernels.Conv2DBackwardExcPointwise: needs a pointwise convolution and whole images")
+	}
+	p.check("Conv2DBackwardExcPointwise", dx, w, bias, dy)
+	plane := p.H * p.W
+	if len(absW) < len(w) || len(x)*perImage < p.N*p.C*plane || len(y)*perImage < p.N*p.M*plane {
+		panic("kernels.Conv2DBackwardExcPointwise: absW, x or y is too short")
+	}
+	if p.N == 0 || p.C == 0 || plane == 0 {
+		return
+	}
+	if p.M == 0 {
+		clear(dx[:p.N*p.C*plane])
+		return
+	}
+	kern := &activeKernels
+	workers := threads(4 * p.M * p.C * plane)
+	tasks := tasksPerWk * workers
+	// Blocks of positions small enough for L2 and many enough for the
+	// workers; with few positions, the input channels are split too.
+	cols := min(plane, pointwiseBlockFloats/p.M/kern.cols*kern.cols, ceilDiv(ceilDiv(plane, tasks), kern.cols)*kern.cols)
+	cols = max(cols, min(plane, kern.cols))
+	colBlocks := ceilDiv(plane, cols)
+	rowTiles := ceilDiv(p.C, kern.rows)
+	rowsPer := ceilDiv(rowTiles, min(rowTiles, ceilDiv(tasks, colBlocks))) * kern.rows
+	rowBlocks := ceilDiv(p.C, rowsPer)
+	// A(c, m) = W[m][c]: runs of one element, C apart.
+	aW := matA{data: w, ld: 1, run: 1, skip: p.C - 1}
+	aAbs := aW
+	aAbs.data = absW
+	offsP, blockOffsP := getInts(p.M), getInts(p.M)
+	defer putInts(offsP)
+	defer putInts(blockOffsP)
+	offs, blockOffs := *offsP, *blockOffsP
+	for m := range p.M {
+		offs[m], blockOffs[m] = m*plane, m*cols
+	}
+	// Tasks that share their positions share one signed vector, made first.
+	var shared []float32
+	if rowBlocks > 1 {
+		sharedP := getFloats(p.M * plane)
+		defer putFloats(sharedP)
+		shared = *sharedP
+	}
+	signs := func(dst, dyr, yr []float32, ld, j0, n, m0, m1 int) {
+		for m := m0; m < m1; m++ {
+			var c float32
+			if bias != nil {
+				c = bias[m]
+			}
+			SignFlip(dst[m*ld:][:n], dyr[m*plane+j0:][:n], yr[m*plane+j0:][:n], c)
+		}
+	}
+	for r := range p.N {
+		img := r / perImage
+		dyr, yr := dy[r*p.M*plane:][:p.M*plane], y[img*p.M*plane:][:p.M*plane]
+		xr, dxr := x[img*p.C*plane:][:p.C*plane], dx[r*p.C*plane:][:p.C*plane]
+		if shared != nil {
+			parallelRange(workers, p.M, p.M*plane, func(m0, m1 int) { signs(shared, dyr, yr, plane, 0, plane, m0, m1) })
+		}
+		parallelFor(workers, colBlocks*rowBlocks, func(t int) {
+			j0, i0 := t/rowBlocks*cols, t%rowBlocks*rowsPer
+			n, rows := min(plane-j0, cols), min(p.C-i0, rowsPer)
+			bufP := getFloats(p.M*cols + rows*n)
+			defer putFloats(bufP)
+			signed, signedOffs, b := (*bufP)[:p.M*cols], blockOffs, (*bufP)[p.M*cols:]
+			if shared != nil {
+				signed, signedOffs = shared[j0:], offs
+			} else {
+				signs(signed, dyr, yr, cols, j0, n, 0, p.M)
+			}
+			gemmBlock(kern, i0, rows, n, p.M, &aW, dyr[j0:], offs, dxr[i0*plane+j0:], plane, false, nil)
+			gemmBlock(kern, i0, rows, n, p.M, &aAbs, signed, signedOffs, b, n, false, nil)
+			for i := range rows {
+				c := (i0 + i) * plane
+				CombineExc(dxr[c+j0:][:n], b[i*n:][:n], xr[c+j0:][:n], negative)
+			}
+		})
+	}
+}

@@ -104,3 +104,55 @@ func TestConv2DBackwardExc(t *testing.T) {
 		}
 	})
 }
+
+func TestConv2DBackwardExcPointwise(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	pointwise := func(n, c, h, w, m int) ConvParams {
+		return ConvParams{N: n, C: c, H: h, W: w, M: m, KH: 1, KW: 1, OH: h, OW: w, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Group: 1}
+	}
+	cases := []ConvParams{
+		pointwise(1, 3, 5, 7, 4),
+		pointwise(2, 13, 9, 11, 70),
+		pointwise(1, 7, 20, 20, 300), // several blocks of positions
+		pointwise(2, 40, 3, 3, 500),  // one block: split over input channels
+		pointwise(1, 25, 1, 1, 9),
+	}
+	forEachKernels(t, func(t *testing.T) {
+		for i, p := range cases {
+			perImage := 1 + i%2
+			images := p.N
+			p.N = images * perImage
+			x := randSlice(r, images*p.C*p.H*p.W)
+			x[1], x[2] = 0, float32(math.Copysign(0, -1)) // no excitation through ±0
+			w := randSlice(r, p.M*p.C)
+			absW := make([]float32, len(w))
+			for k, a := range w {
+				absW[k] = float32(math.Abs(float64(a)))
+			}
+			y := randSlice(r, images*p.M*p.H*p.W)
+			var bias []float32
+			if i%2 == 0 {
+				bias = randSlice(r, p.M)
+				y[0] = bias[0] // an output exactly at its offset: sign +
+			}
+			v := randSlice(r, p.N*p.M*p.H*p.W)
+			// The form ½·(Aᵀv ± |A|ᵀ(s⊙v)) rounds relative to every term,
+			// those of Exc+ and of Exc− alike.
+			_, scalePos := naiveExc(p, perImage, true, v, y, bias, w, x)
+			_, scaleNeg := naiveExc(p, perImage, false, v, y, bias, w, x)
+			scale := make([]float64, len(scalePos))
+			for k := range scale {
+				scale[k] = scalePos[k] + scaleNeg[k]
+			}
+			for _, positive := range []bool{true, false} {
+				want, _ := naiveExc(p, perImage, positive, v, y, bias, w, x)
+				dx := randSlice(r, len(want)) // overwritten
+				Conv2DBackwardExcPointwise(p, perImage, v, y, bias, w, absW, !positive, x, dx)
+				checkClose(t, convName(p), dx, want, scale, 1e-5)
+			}
+		}
+	})
+	if (ConvParams{N: 1, C: 1, H: 3, W: 3, M: 1, KH: 1, KW: 1, OH: 2, OW: 2, StrideH: 2, StrideW: 2}).Pointwise() {
+		t.Error("a strided 1×1 convolution counts as pointwise")
+	}
+}

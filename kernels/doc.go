@@ -35,6 +35,10 @@
 //     of the split vector, each paired with a weight row of max(W, 0) or
 //     min(W, 0): the micro-kernel's A runs can start anywhere (a jump table),
 //     so the rows are read in place, in any order.
+//   - Conv2DBackwardExcPointwise, the excitation product of a 1×1
+//     convolution whose input has both signs, runs both products and their
+//     combination block by block of positions, each block's signed vector
+//     made in cache.
 //   - Element-wise kernels (ReLU and Clip, the excitation sign work) run
 //     eight lanes at a time with AVX2.
 //

@@ -186,20 +186,33 @@ func (c *Conv) abs() []float32 {
 	return c.absW
 }
 
-// BackwardExc implements graph.ExcBackprop for a convolution whose input
-// has no negative value (it follows a ReLU, the usual case). There
-// Exc+ᵀv = 1[x>0]·(A⁺ᵀv⁺ + A⁻ᵀv⁻) and Exc−ᵀv = 1[x>0]·(A⁻ᵀv⁺ + A⁺ᵀv⁻), with
-// v± the parts of v at outputs of sign ±: one transposed convolution with
-// twice the output channels (only the non-zero ones with Group 1), cheaper
-// than the generic two products and their sign and combination passes.
+// BackwardExc implements graph.ExcBackprop for two cases the generic two
+// products and their sign and combination passes serve slowly.
+//
+// A convolution whose input has no negative value (it follows a ReLU, the
+// usual case): there Exc+ᵀv = 1[x>0]·(A⁺ᵀv⁺ + A⁻ᵀv⁻) and
+// Exc−ᵀv = 1[x>0]·(A⁻ᵀv⁺ + A⁺ᵀv⁻), with v± the parts of v at outputs of
+// sign ±: one transposed convolution with twice the output channels (only
+// the non-zero ones with Group 1).
+//
+// A pointwise (1×1) convolution whose input has both signs (the expansion
+// after a linear bottleneck): the generic form, made block by block of
+// positions while in cache.
 func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool) (bool, error) {
-	if dy[0] == nil || dx[0] == nil || x[0].Batch() == 0 || !nonNegative[0] {
+	if dy[0] == nil || dx[0] == nil || x[0].Batch() == 0 {
 		return false, nil
 	}
 	shape := append([]int{dx[0].Shape[0]}, x[0].Shape[1:]...)
 	p, err := c.params(shape)
 	if err != nil {
 		return false, err
+	}
+	if !nonNegative[0] {
+		if !p.Pointwise() {
+			return false, nil
+		}
+		kernels.Conv2DBackwardExcPointwise(p, dx[0].Shape[0]/x[0].Batch(), dy[0].Data, y[0].Data, c.B, c.W.Data, c.abs(), !positive, x[0].Data, dx[0].Data)
+		return true, nil
 	}
 	c.partsOnce.Do(func() {
 		row := len(c.W.Data) / c.W.Shape[0]
