@@ -126,7 +126,7 @@ func (l *Lowered) Backward(req Request) (*Result, error) {
 	if rows%l.Images != 0 || !graph.SameShape(req.Seeds.Shape[1:], seedY.Shape[1:]) {
 		return nil, fmt.Errorf("seeds of shape %v do not fit tensor %q of shape %v", req.Seeds.Shape, req.SeedTensor, seedY.Shape)
 	}
-	w := &walk{l: l, req: req, perImage: rows / l.Images, keep: map[string]bool{}, buffers: getPool()}
+	w := &walk{l: l, req: req, perImage: rows / l.Images, keep: map[string]bool{}, buffers: getPool(), gated: map[string]bool{}}
 	defer pools.Put(w.buffers)
 	for _, name := range append(append([]string(nil), l.G.Inputs...), req.Read...) {
 		w.keep[name] = true
@@ -179,6 +179,9 @@ type walk struct {
 	s, d     map[string]*Vec
 	sC, dC   []float64
 	buffers  pool
+	// gated marks the tensors whose vector already carries the product of
+	// the window node that made them (see gate).
+	gated map[string]bool
 }
 
 // release drops the vector at tensor name and offers its buffer for reuse
@@ -250,6 +253,9 @@ func (w *walk) node(n *graph.Node) error {
 		}
 		w.accumulate(w.s, n, dx, false)
 	case ExcPos, ExcNeg, RelNeg:
+		if w.passGated(n, dyS) {
+			break
+		}
 		positive := w.req.Mode == ExcPos || (w.req.Mode == RelNeg && n != w.negNode)
 		dx, err := w.exc(n, ln, x, y, dyS, positive)
 		if err != nil {
@@ -398,8 +404,12 @@ func (w *walk) excProduct(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy [
 	for i, name := range n.Inputs {
 		nonNeg[i] = w.l.nonNegative(name)
 	}
+	gate := w.gate(n)
 	dx := w.inputBuffers(x, dy0(dy).Rows(), false) // BackwardExc overwrites them
-	ok, err = eb.BackwardExc(positive, x, y, tensors(dy), dx, nonNeg)
+	ok, err = eb.BackwardExc(positive, x, y, tensors(dy), dx, nonNeg, gate)
+	if ok && gate != nil {
+		w.gated[n.Inputs[0]] = true
+	}
 	if err != nil || !ok {
 		for _, t := range dx {
 			w.buffers.put(t)
@@ -410,6 +420,30 @@ func (w *walk) excProduct(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy [
 		return nil, false, err
 	}
 	return withScale(dx, dy0(dy).Log2Scale), true, nil
+}
+
+// gate returns the window of the node making n's input when n's product
+// can take in that node's product: the input's vector is then n's product
+// alone, and nobody reads it.
+func (w *walk) gate(n *graph.Node) *graph.Window {
+	window, ok := w.l.gates[n]
+	if !ok || w.keep[n.Inputs[0]] || n.Inputs[0] == w.req.SeedTensor {
+		return nil
+	}
+	return &window
+}
+
+// passGated moves the vector at the output of a window node whose consumer
+// took in its product (gated) to its input, unchanged, and reports whether
+// it did.
+func (w *walk) passGated(n *graph.Node, dy []*Vec) bool {
+	if len(n.Outputs) != 1 || !w.gated[n.Outputs[0]] {
+		return false
+	}
+	v := dy[0]
+	w.accumulate(w.s, n, []*Vec{{T: v.T, Log2Scale: v.Log2Scale, normalized: v.normalized}}, true)
+	v.T = nil // moved, not released
+	return true
 }
 
 // tensors returns the tensors of vs (nil where a vector is nil).

@@ -26,6 +26,10 @@ type Lowered struct {
 	// the tensor when first asked otherwise.
 	nonNegMu sync.Mutex
 	nonNeg   map[string]bool
+
+	// gates holds, for a node whose one input is made by a
+	// graph.WindowBackprop node with no other consumer, that node's window.
+	gates map[*graph.Node]graph.Window
 }
 
 type lowNode struct {
@@ -61,7 +65,38 @@ func Lower(g *graph.Graph, acts graph.Activations) (*Lowered, error) {
 		l.nodes[n] = &lowNode{n: n, bp: bp}
 	}
 	l.nonNeg = nonNegativeTensors(g)
+	l.gates = gates(g)
 	return l, nil
+}
+
+// gates finds the nodes whose one input is made by a graph.WindowBackprop
+// node that no other node reads, with that node's window: an excitation
+// product at such a node can take in the window node's product.
+func gates(g *graph.Graph) map[*graph.Node]graph.Window {
+	readers := map[string]int{}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			readers[in]++
+		}
+	}
+	windows := map[string]graph.Window{}
+	for _, n := range g.Nodes {
+		if wb, ok := n.Op.(graph.WindowBackprop); ok && len(n.Inputs) == 1 && len(n.Outputs) == 1 {
+			if w, ok := wb.OutputWindow(); ok {
+				windows[n.Outputs[0]] = w
+			}
+		}
+	}
+	out := map[*graph.Node]graph.Window{}
+	for _, n := range g.Nodes {
+		if len(n.Inputs) != 1 || readers[n.Inputs[0]] != 1 {
+			continue
+		}
+		if w, ok := windows[n.Inputs[0]]; ok {
+			out[n] = w
+		}
+	}
+	return out
 }
 
 // nonNegativeTensors returns the tensors of g that its operators guarantee

@@ -212,3 +212,42 @@ func TestCompletenessFullSize(t *testing.T) {
 		})
 	}
 }
+
+// TestGatedProducts checks that taking a ReLU's or Clip's product into the
+// excitation product of its one consumer changes nothing: the vectors at
+// the input equal those of a pass that reads every tensor, where each
+// node makes its own product (a read tensor's vector must be its own).
+func TestGatedProducts(t *testing.T) {
+	dirs := testModelDirs(t)
+	for _, name := range []string{"mobilenet_v2_1.0_224_quant", "cifar10_resnet8_mlperf_tiny"} {
+		dirs = append(dirs, filepath.Join(testutil.SharedDir(t), "models", name))
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			t.Parallel()
+			l, m := lowered(t, dir)
+			logits := excitation.Logits(l.G)
+			seeds := oneHot(l.Acts[logits], make([]int64, l.Images))
+			var all []string
+			for _, n := range l.G.Nodes {
+				all = append(all, n.Outputs...)
+			}
+			in := m.Graph.Inputs[0]
+			for _, mode := range []excitation.Mode{excitation.ExcPos, excitation.ExcNeg, excitation.RelNeg} {
+				gated, err := l.Backward(excitation.Request{Mode: mode, SeedTensor: logits, Seeds: seeds})
+				if err != nil {
+					t.Fatal(err)
+				}
+				plain, err := l.Backward(excitation.Request{Mode: mode, SeedTensor: logits, Seeds: seeds, Read: all})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for b := range l.Images {
+					if e := relErr64(gated.At[in].Float64(b), plain.At[in].Float64(b)); !(e <= 1e-6) {
+						t.Errorf("%s, image %d: the gated pass differs (relative error %g)", mode, b, e)
+					}
+				}
+			}
+		})
+	}
+}

@@ -101,9 +101,30 @@ type ChannelOffsetter interface {
 // positive is false) in dx, whatever dx held before, and reports true; it
 // reports false, leaving dx unspecified, when it does not apply to these
 // tensors. Output signs are sign(y − c) with +1 where y = c. nonNegative[i]
-// reports that x[i] has no element below zero.
+// reports that x[i] has no element below zero. A non-nil gate asks for
+// dx[0] to be zeroed, too, wherever x[0] lies outside it: the product of the
+// WindowBackprop node that made x[0], taken in while dx is in cache.
 type ExcBackprop interface {
-	BackwardExc(positive bool, x, y, dy, dx []*Tensor, nonNegative []bool) (bool, error)
+	BackwardExc(positive bool, x, y, dy, dx []*Tensor, nonNegative []bool, gate *Window) (bool, error)
+}
+
+// Window is a set of values: the open interval (Lo, Hi), or (Lo, ∞) when
+// Upper is false.
+type Window struct {
+	Lo, Hi float32
+	Upper  bool
+}
+
+// Contains reports whether v lies in the window (never for NaN).
+func (w Window) Contains(v float32) bool { return w.Lo < v && (!w.Upper || v < w.Hi) }
+
+// WindowBackprop is optionally implemented by a one-input element-wise
+// Backprop whose product, in every mode, keeps dy where its output lies in
+// a window and zeroes it elsewhere (ReLU, Clip): dx = dy·1[y ∈ window].
+// OutputWindow returns that window and true, or false when the node's
+// product has no such form.
+type WindowBackprop interface {
+	OutputWindow() (Window, bool)
 }
 
 // NonNegativeOp is optionally implemented by an Op whose outputs have no

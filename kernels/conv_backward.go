@@ -41,8 +41,30 @@ type groupHooks struct {
 	// then unused.
 	dy func(n, g int, s *scratch) []float32
 	// mask, when not nil, returns the forward input x of image n, group g
-	// (dx's layout): dx is zeroed wherever x is not above zero.
-	mask func(n, g int) []float32
+	// (dx's layout): dx is zeroed wherever x lies outside window.
+	mask   func(n, g int) []float32
+	window Window
+}
+
+// Window is the set of forward input values at which an excitation
+// product keeps dx: the open interval (Lo, Hi), or (Lo, ∞) when Upper is
+// false. Its zero value, x > 0, is the excitation's own 1[x > 0]; a Clip
+// or ReLU before the convolution narrows it to take in its own product.
+type Window struct {
+	Lo, Hi float32
+	Upper  bool
+}
+
+// inputMask zeroes a backward product wherever the forward input x lies
+// outside the window.
+type inputMask struct {
+	x      []float32
+	window Window
+}
+
+// zero zeroes dx wherever x[off:] lies outside the window.
+func (m *inputMask) zero(dx []float32, off int) {
+	Band(dx, dx, m.x[off:off+len(dx)], m.window.Lo, m.window.Hi, m.window.Upper, false)
 }
 
 // convBackwardData is Conv2DBackwardData (Conv2DBackwardDataSet when set
@@ -104,16 +126,16 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 		}
 		return dyg, wg, dx[(n*p.C+g*cg)*inPlane : (n*p.C+(g+1)*cg)*inPlane]
 	}
-	maskOf := func(n, g int) []float32 {
+	maskOf := func(n, g int) *inputMask {
 		if hooks == nil || hooks.mask == nil {
 			return nil
 		}
-		return hooks.mask(n, g)
+		return &inputMask{x: hooks.mask(n, g), window: hooks.window}
 	}
 	// finish applies the mask where the product could not, group by group.
-	finish := func(dxg, mask []float32, masked bool) {
+	finish := func(dxg []float32, mask *inputMask, masked bool) {
 		if mask != nil && !masked {
-			maskPositive(dxg, mask)
+			mask.zero(dxg, 0)
 		}
 	}
 	// With unit strides the single phase uses every tap in order, so the
@@ -162,15 +184,11 @@ func rowRuns(rows []int, rowLen, span int) (starts, jumps []int) {
 	return starts, jumps
 }
 
-// maskPositive zeroes dx wherever x is not above zero (the excitation
-// products' 1[x > 0]).
-func maskPositive(dx, x []float32) { Band(dx, dx, x, 0, 0, false, false) }
-
 // backwardCol2im adds the data gradient of one group of one image to dxg as
 // col = wgᵀ·dyg (rows (c, kh, kw), one column per output position) followed
-// by scattering col back onto the input positions, then zeroes it where
-// mask (when not nil) is not above zero.
-func backwardCol2im(p *ConvParams, dyg, wg []float32, set bool, mask, dxg []float32, workers int, s *scratch) {
+// by scattering col back onto the input positions, then zeroes it outside
+// mask's window (when mask is not nil).
+func backwardCol2im(p *ConvParams, dyg, wg []float32, set bool, mask *inputMask, dxg []float32, workers int, s *scratch) {
 	cg, mg, taps := p.C/p.Group, p.M/p.Group, p.KH*p.KW
 	rows, cols := cg*taps, p.OH*p.OW
 	a := matA{data: wg, ld: rows, trans: true}
@@ -192,7 +210,7 @@ func backwardCol2im(p *ConvParams, dyg, wg []float32, set bool, mask, dxg []floa
 // col2imRange scatters the col rows of input channels [c0, c1) onto dxg,
 // clearing those channels first when set is true and masking them after
 // when mask is not nil.
-func col2imRange(p *ConvParams, col []float32, set bool, mask, dxg []float32, c0, c1 int) {
+func col2imRange(p *ConvParams, col []float32, set bool, mask *inputMask, dxg []float32, c0, c1 int) {
 	cols, inPlane := p.OH*p.OW, p.H*p.W
 	for c := c0; c < c1; c++ {
 		dst := dxg[c*inPlane : (c+1)*inPlane]
@@ -206,7 +224,7 @@ func col2imRange(p *ConvParams, col []float32, set bool, mask, dxg []float32, c0
 			}
 		}
 		if mask != nil {
-			maskPositive(dst, mask[c*inPlane:(c+1)*inPlane])
+			mask.zero(dst, c*inPlane)
 		}
 	}
 }
@@ -374,10 +392,9 @@ func (l *backwardLayout) prepareWeights(w []float32) {
 // it when store is true (every phase has taps). wg is the group's weights,
 // in ONNX layout when inPlace (output channel m using row wRows[m] when
 // wRows is not nil), otherwise as gathered by prepareWeights. With a mask
-// (dxg's layout) on a single phase, each block of dxg is zeroed where the
-// mask is not above zero as soon as it is complete; run reports whether it
-// did so.
-func (l *backwardLayout) run(dyg, wg []float32, wRows []int, inPlace, store bool, mask, dxg []float32, workers int, s *scratch) (masked bool) {
+// (dxg's layout) on a single phase, each block of dxg is zeroed outside the
+// mask's window as soon as it is complete; run reports whether it did so.
+func (l *backwardLayout) run(dyg, wg []float32, wRows []int, inPlace, store bool, mask *inputMask, dxg []float32, workers int, s *scratch) (masked bool) {
 	p := &l.p
 	cg, mg := p.C/p.Group, p.M/p.Group
 	src := dyg
@@ -434,8 +451,7 @@ func (l *backwardLayout) run(dyg, wg []float32, wRows []int, inPlace, store bool
 			if single {
 				then = func(i0, i1, j0, j1 int) {
 					for c := i0; c < i1; c++ {
-						row := dxg[c*inPlane+j0 : c*inPlane+j1]
-						maskPositive(row, mask[c*inPlane+j0:c*inPlane+j1])
+						mask.zero(dxg[c*inPlane+j0:c*inPlane+j1], c*inPlane+j0)
 					}
 				}
 			}
@@ -445,7 +461,7 @@ func (l *backwardLayout) run(dyg, wg []float32, wRows []int, inPlace, store bool
 		}
 		out := s.get(1, cg*ph.ncols)
 		gemmOffsets(cg, ph.ncols, k, a, src, ph.offs, out, ph.ncols, false, nil, workers)
-		var planeMask []float32
+		var planeMask *inputMask
 		if single && p.StrideH == 1 && p.StrideW == 1 {
 			planeMask, masked = mask, true
 		}
@@ -470,16 +486,14 @@ func (l *backwardLayout) pad(buf, dyg []float32, m0, m1 int) {
 // scatter adds (stores, when store is true) the phase result out of input
 // channels [c0, c1) to their dx positions; dst starts at the phase's first
 // position of channel 0. A mask (dx's layout, for a unit-stride single
-// phase covering whole planes) then zeroes each plane where it is not above
-// zero.
-func (l *backwardLayout) scatter(dst, out []float32, ph *backwardPhase, store bool, mask []float32, c0, c1 int) {
+// phase covering whole planes) then zeroes each plane outside its window.
+func (l *backwardLayout) scatter(dst, out []float32, ph *backwardPhase, store bool, mask *inputMask, c0, c1 int) {
 	p := &l.p
 	inPlane := p.H * p.W
 	for c := c0; c < c1; c++ {
 		scatterPlane(dst[c*inPlane:], ph.hi, ph.wi, p.StrideH*p.W, p.StrideW, out[c*ph.ncols:], l.wq, !store)
 		if mask != nil {
-			plane := dst[c*inPlane : (c+1)*inPlane]
-			maskPositive(plane, mask[c*inPlane:(c+1)*inPlane])
+			mask.zero(dst[c*inPlane:(c+1)*inPlane], c*inPlane)
 		}
 	}
 }

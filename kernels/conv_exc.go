@@ -15,22 +15,28 @@ package kernels
 // channels where dy⁺ or dy⁻ is non-zero only: a channel whose dy has one
 // sign costs one product.
 //
+// The mask 1[x > 0] is the zero Window; a narrower window (lo < x < hi,
+// lo ≥ 0) takes in the product of a Clip or ReLU that makes x.
+//
 // dy and dx have p.N rows; rows r·perImage … (r+1)·perImage − 1 belong to
 // image r of x ([N/perImage][C][H][W]) and y ([N/perImage][M][OH][OW]). bias
-// may be nil (zeros). It panics if a slice is short.
-func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32, negative bool, x, dx []float32) {
+// may be nil (zeros). It panics if a slice is short or window.Lo < 0.
+func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32, negative bool, window Window, x, dx []float32) {
 	p = p.normalized()
 	if perImage < 1 || p.N%perImage != 0 {
 		panic("kernels.Conv2DBackwardExc: needs whole images")
 	}
 	p.check("Conv2DBackwardExc", dx, parts, bias, dy)
+	if window.Lo < 0 {
+		panic("kernels.Conv2DBackwardExc: the window must exclude x ≤ 0")
+	}
 	inPer, outPlane, wRow := p.C*p.H*p.W, p.OH*p.OW, p.C/p.Group*p.KH*p.KW
 	outPer := p.M * outPlane
 	if len(parts) < 2*p.M*wRow || len(x)*perImage < p.N*inPer || len(y)*perImage < p.N*outPer {
 		panic("kernels.Conv2DBackwardExc: parts, x or y is too short")
 	}
 	if p.Group > 1 {
-		convExcGrouped(p, perImage, dy, y, bias, parts, negative, x, dx)
+		convExcGrouped(p, perImage, dy, y, bias, parts, negative, window, x, dx)
 		return
 	}
 	planesP := getFloats(2 * outPer)
@@ -68,7 +74,7 @@ func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32,
 			continue
 		}
 		one.M = len(src)
-		convBackwardData(one, planes[:one.M*outPlane], parts, src, true, dxr, &groupHooks{mask: func(int, int) []float32 { return xr }})
+		convBackwardData(one, planes[:one.M*outPlane], parts, src, true, dxr, &groupHooks{mask: func(int, int) []float32 { return xr }, window: window})
 	}
 }
 
@@ -76,7 +82,7 @@ func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32,
 // convolutions above all): a transposed convolution with 2·M/Group output
 // channels per group, every plane with its own weight row, where each
 // group's planes dy± and its masked dx are made while in cache.
-func convExcGrouped(p ConvParams, perImage int, dy, y, bias, parts []float32, negative bool, x, dx []float32) {
+func convExcGrouped(p ConvParams, perImage int, dy, y, bias, parts []float32, negative bool, window Window, x, dx []float32) {
 	mg, cg := p.M/p.Group, p.C/p.Group
 	outPlane, inPlane := p.OH*p.OW, p.H*p.W
 	two := p
@@ -95,6 +101,7 @@ func convExcGrouped(p ConvParams, perImage int, dy, y, bias, parts []float32, ne
 		mask: func(n, g int) []float32 {
 			return x[(n/perImage*p.C+g*cg)*inPlane:][:cg*inPlane]
 		},
+		window: window,
 	})
 }
 
@@ -136,7 +143,8 @@ const pointwiseBlockFloats = 1 << 16
 //	dx = ½·1[x ≠ 0]·(Wᵀv ± sign(x)·|W|ᵀ(s⊙v))
 //
 // with v = dy, s = sign(y − bias) (+1 where y = bias), + for Exc+ and − for
-// Exc− (negative). absW holds |W|. It works on blocks of positions, making
+// Exc− (negative), zeroed outside gate when gate is not nil. absW holds |W|.
+// It works on blocks of positions, making
 // each block's s⊙v, both products and their combination while the block is
 // in cache: the two separate products need three more passes over the wide
 // vector (the signs, a second read of v, the combination).
@@ -144,7 +152,7 @@ const pointwiseBlockFloats = 1 << 16
 // dy and dx have p.N rows; rows r·perImage … (r+1)·perImage − 1 belong to
 // image r of x ([N/perImage][C][H][W]) and y ([N/perImage][M][H][W]). bias
 // may be nil (zeros). It panics if p is not pointwise or a slice is short.
-func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, w, absW []float32, negative bool, x, dx []float32) {
+func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, w, absW []float32, negative bool, gate *Window, x, dx []float32) {
 	p = p.normalized()
 	if !p.Pointwise() || perImage < 1 || p.N%perImage != 0 {
 		panic("kernels.Conv2DBackwardExcPointwise: needs a pointwise convolution and whole images")
@@ -203,6 +211,10 @@ func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, w, absW
 		img := r / perImage
 		dyr, yr := dy[r*p.M*plane:][:p.M*plane], y[img*p.M*plane:][:p.M*plane]
 		xr, dxr := x[img*p.C*plane:][:p.C*plane], dx[r*p.C*plane:][:p.C*plane]
+		var mask *inputMask
+		if gate != nil {
+			mask = &inputMask{x: xr, window: *gate}
+		}
 		if shared != nil {
 			parallelRange(workers, p.M, p.M*plane, func(m0, m1 int) { signs(shared, dyr, yr, plane, 0, plane, m0, m1) })
 		}
@@ -222,6 +234,9 @@ func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, w, absW
 			for i := range rows {
 				c := (i0 + i) * plane
 				CombineExc(dxr[c+j0:][:n], b[i*n:][:n], xr[c+j0:][:n], negative)
+				if mask != nil {
+					mask.zero(dxr[c+j0:][:n], c+j0)
+				}
 			}
 		})
 	}

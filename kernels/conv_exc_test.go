@@ -61,6 +61,17 @@ func naiveExc(p ConvParams, perImage int, positive bool, v, y, bias, w, x []floa
 	return u, scale
 }
 
+// outsideWindow zeroes u (rows of per elements, perImage rows per image of
+// x) wherever x lies outside the window.
+func outsideWindow(u []float64, x []float32, per, perImage int, w Window) {
+	for k := range u {
+		xk := x[k/per/perImage*per+k%per]
+		if !(w.Lo < xk) || (w.Upper && !(xk < w.Hi)) {
+			u[k] = 0
+		}
+	}
+}
+
 func TestConv2DBackwardExc(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	cases := convCases(r)
@@ -95,10 +106,14 @@ func TestConv2DBackwardExc(t *testing.T) {
 				m := k / row
 				parts[(2*m)*row+k%row], parts[(2*m+1)*row+k%row] = max(a, 0), min(a, 0)
 			}
+			// The excitation's own window, one of a ReLU with a threshold
+			// and one of a Clip.
+			window := []Window{{}, {Lo: 0.3}, {Lo: 0.1, Hi: 0.6, Upper: true}}[i%3]
 			for _, positive := range []bool{true, false} {
 				want, scale := naiveExc(p, perImage, positive, v, y, bias, w, x)
+				outsideWindow(want, x, p.C*p.H*p.W, perImage, window)
 				dx := randSlice(r, len(want)) // overwritten
-				Conv2DBackwardExc(p, perImage, v, y, bias, parts, !positive, x, dx)
+				Conv2DBackwardExc(p, perImage, v, y, bias, parts, !positive, window, x, dx)
 				checkClose(t, convName(p), dx, want, scale, 1e-5)
 			}
 		}
@@ -144,10 +159,17 @@ func TestConv2DBackwardExcPointwise(t *testing.T) {
 			for k := range scale {
 				scale[k] = scalePos[k] + scaleNeg[k]
 			}
+			var gate *Window
+			if i%2 == 1 {
+				gate = &Window{Lo: -0.5, Hi: 0.4, Upper: true}
+			}
 			for _, positive := range []bool{true, false} {
 				want, _ := naiveExc(p, perImage, positive, v, y, bias, w, x)
+				if gate != nil {
+					outsideWindow(want, x, p.C*p.H*p.W, perImage, *gate)
+				}
 				dx := randSlice(r, len(want)) // overwritten
-				Conv2DBackwardExcPointwise(p, perImage, v, y, bias, w, absW, !positive, x, dx)
+				Conv2DBackwardExcPointwise(p, perImage, v, y, bias, w, absW, !positive, gate, x, dx)
 				checkClose(t, convName(p), dx, want, scale, 1e-5)
 			}
 		}

@@ -246,8 +246,9 @@ func nonNegative(x []*graph.Tensor) []bool {
 // checkExc compares an operator's own excitation product (graph.ExcBackprop),
 // where it applies, with Exc±ᵀ·dy built from the definitions (SPEC §5.2):
 // Exc+_jk = A_jk where the term z_jk = A_jk·x_k is non-zero and has the sign
-// of y_j − c_j (+ at 0), Exc−_jk = A_jk where it has the opposite sign. dx
-// starts as NaN (BackwardExc overwrites it); dy has two seeds per image.
+// of y_j − c_j (+ at 0), Exc−_jk = A_jk where it has the opposite sign,
+// then with a gate on x[0] (zero outside it). dx starts as NaN
+// (BackwardExc overwrites it); dy has two seeds per image.
 func checkExc(t *testing.T, eb graph.ExcBackprop, bp graph.Backprop, x, y []*graph.Tensor, coef dense) {
 	t.Helper()
 	const s = 2
@@ -267,7 +268,11 @@ func checkExc(t *testing.T, eb graph.ExcBackprop, bp graph.Backprop, x, y []*gra
 	for o := range y {
 		dy[o] = randT(rng, 1, 0, nil, withSeeds(y[o].Shape, s)...)
 	}
-	for _, positive := range []bool{true, false} {
+	for _, tc := range []struct {
+		gate     *graph.Window
+		positive bool
+	}{{nil, true}, {nil, false}, {&graph.Window{Lo: -0.3, Hi: 0.6, Upper: true}, true}, {&graph.Window{Lo: 0.2}, false}} {
+		gate, positive := tc.gate, tc.positive
 		dx := make([]*graph.Tensor, len(x))
 		for i := range x {
 			dx[i] = graph.New(withSeeds(x[i].Shape, s)...)
@@ -275,12 +280,12 @@ func checkExc(t *testing.T, eb graph.ExcBackprop, bp graph.Backprop, x, y []*gra
 				dx[i].Data[k] = float32(math.NaN())
 			}
 		}
-		ok, err := eb.BackwardExc(positive, x, y, dy, dx, nonNegative(x))
+		ok, err := eb.BackwardExc(positive, x, y, dy, dx, nonNegative(x), gate)
 		if err != nil {
 			t.Fatalf("BackwardExc: %v", err)
 		}
 		if !ok {
-			return // it does not apply to these tensors
+			continue // it does not apply to these tensors
 		}
 		col := 0
 		for i := range x {
@@ -313,9 +318,12 @@ func checkExc(t *testing.T, eb graph.ExcBackprop, bp graph.Backprop, x, y []*gra
 						}
 						row += y[o].Len()
 					}
+					if i == 0 && gate != nil && !gate.Contains(float32(xs[k])) {
+						want = 0
+					}
 					got := float64(dx[i].Data[b*perX+kl])
 					if !(math.Abs(got-want) <= 1e-5*(1+mag)) {
-						t.Fatalf("BackwardExc (positive %v): dx%d[%d][%d] = %g, want %g", positive, i, b, kl, got, want)
+						t.Fatalf("BackwardExc (positive %v, gate %v): dx%d[%d][%d] = %g, want %g", positive, gate, i, b, kl, got, want)
 					}
 				}
 			}

@@ -198,7 +198,9 @@ func (c *Conv) abs() []float32 {
 // A pointwise (1×1) convolution whose input has both signs (the expansion
 // after a linear bottleneck): the generic form, made block by block of
 // positions while in cache.
-func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool) (bool, error) {
+//
+// Both narrow their input mask to the gate while dx is in cache.
+func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool, gate *graph.Window) (bool, error) {
 	if dy[0] == nil || dx[0] == nil || x[0].Batch() == 0 {
 		return false, nil
 	}
@@ -211,7 +213,11 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 		if !p.Pointwise() {
 			return false, nil
 		}
-		kernels.Conv2DBackwardExcPointwise(p, dx[0].Shape[0]/x[0].Batch(), dy[0].Data, y[0].Data, c.B, c.W.Data, c.abs(), !positive, x[0].Data, dx[0].Data)
+		var window *kernels.Window
+		if gate != nil {
+			window = &kernels.Window{Lo: gate.Lo, Hi: gate.Hi, Upper: gate.Upper}
+		}
+		kernels.Conv2DBackwardExcPointwise(p, dx[0].Shape[0]/x[0].Batch(), dy[0].Data, y[0].Data, c.B, c.W.Data, c.abs(), !positive, window, x[0].Data, dx[0].Data)
 		return true, nil
 	}
 	c.partsOnce.Do(func() {
@@ -222,7 +228,16 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 			c.parts[2*m*row+k], c.parts[(2*m+1)*row+k] = max(v, 0), min(v, 0)
 		}
 	})
-	kernels.Conv2DBackwardExc(p, dx[0].Shape[0]/x[0].Batch(), dy[0].Data, y[0].Data, c.B, c.parts, !positive, x[0].Data, dx[0].Data)
+	var window kernels.Window // x > 0
+	if gate != nil {
+		// The input has no negative value: a window reaching below zero
+		// keeps what x > 0 keeps there.
+		window = kernels.Window{Lo: gate.Lo, Hi: gate.Hi, Upper: gate.Upper}
+		if window.Lo < 0 {
+			window.Lo = 0
+		}
+	}
+	kernels.Conv2DBackwardExc(p, dx[0].Shape[0]/x[0].Batch(), dy[0].Data, y[0].Data, c.B, c.parts, !positive, window, x[0].Data, dx[0].Data)
 	return true, nil
 }
 

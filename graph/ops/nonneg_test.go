@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"math"
 	"math/rand"
 	"testing"
 
@@ -52,6 +53,60 @@ func TestNonNegativeOutputs(t *testing.T) {
 				for _, v := range y.Data {
 					if claim && v < 0 {
 						t.Fatalf("output %v below zero", v)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestOutputWindow checks the window claims of element-wise operators: in
+// every mode, the product must keep dy exactly where the forward output
+// lies in the window, including at the bounds, at ±0 and for NaN inputs.
+func TestOutputWindow(t *testing.T) {
+	rng := rand.New(rand.NewSource(14))
+	for _, c := range []struct {
+		name string
+		spec *graph.NodeSpec
+		want bool
+	}{
+		{"relu", spec("Relu", 14, nil, "x"), true},
+		{"relu6", spec("Clip", 13, nil, "x", cst(nil, 0), cst(nil, 6)), true},
+		{"clip", spec("Clip", 13, nil, "x", cst(nil, -0.5), cst(nil, 0.25)), true},
+		{"clip with max below min", spec("Clip", 13, nil, "x", cst(nil, 1), cst(nil, -2)), true},
+		{"leaky relu", spec("LeakyRelu", 16, nil, "x"), false},
+		{"sigmoid", spec("Sigmoid", 13, nil, "x"), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			op := build(t, c.spec)
+			wb, ok := op.(graph.WindowBackprop)
+			var window graph.Window
+			if ok {
+				window, ok = wb.OutputWindow()
+			}
+			if ok != c.want {
+				t.Fatalf("claims a window: %v, want %v", ok, c.want)
+			}
+			if !ok {
+				return
+			}
+			x := randT(rng, 2, 0, nil, 2, 40)
+			copy(x.Data, []float32{0, float32(math.Copysign(0, -1)), 6, -0.5, 0.25, 1, -2, float32(math.NaN()), 7})
+			y := forward(t, op, []*graph.Tensor{x})[0]
+			bp := op.(graph.Backprop)
+			dy := randT(rng, 1, 0, nil, 2, 40)
+			for _, mode := range []graph.Mode{graph.Grad, graph.Coef, graph.AbsCoef} {
+				dx := graph.New(2, 40)
+				if err := bp.Backward(mode, []*graph.Tensor{x}, []*graph.Tensor{y}, []*graph.Tensor{dy}, []*graph.Tensor{dx}); err != nil {
+					t.Fatal(err)
+				}
+				for i, v := range dx.Data {
+					want := float32(0)
+					if window.Contains(y.Data[i]) {
+						want = dy.Data[i]
+					}
+					if v != want {
+						t.Fatalf("%v: x %v, y %v: dx %v, want %v", mode, x.Data[i], y.Data[i], v, want)
 					}
 				}
 			}

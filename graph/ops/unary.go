@@ -111,6 +111,18 @@ func (u *Unary) BackwardSet(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error
 // element-wise.
 func (u *Unary) BackwardSetInPlace() {}
 
+// OutputWindow implements graph.WindowBackprop for ReLU and Clip. Their
+// band lo < x < hi on the input is the same on the output: below the band
+// the output is lo, above it hi, inside it x itself, and NaN stays NaN.
+func (u *Unary) OutputWindow() (graph.Window, bool) {
+	bc, ok := u.f.(bandCoef)
+	if !ok {
+		return graph.Window{}, false
+	}
+	lo, hi, upper := bc.band()
+	return graph.Window{Lo: lo, Hi: hi, Upper: upper}, true
+}
+
 // backward adds Mᵀ·dy to dx, or stores it there when set is true.
 func (u *Unary) backward(mode graph.Mode, x, dy, dx []*graph.Tensor, set bool) error {
 	if noProduct(dy[0], dx[0], set) {
