@@ -53,7 +53,7 @@ func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32,
 		// Plane slot s pairs with weight row s.
 		parallelRange(workers, p.M, 2*outPer, func(m0, m1 int) {
 			for m := m0; m < m1; m++ {
-				nonZero[2*m], nonZero[2*m+1] = splitChannel(planes[2*m*outPlane:(2*m+2)*outPlane],
+				nonZero[2*m], nonZero[2*m+1] = splitChannel(planes[2*m*outPlane:(2*m+1)*outPlane], planes[(2*m+1)*outPlane:(2*m+2)*outPlane],
 					dyr[m*outPlane:(m+1)*outPlane], yr[m*outPlane:(m+1)*outPlane], bias, m, negative)
 			}
 		})
@@ -93,7 +93,7 @@ func convExcGrouped(p ConvParams, perImage int, dy, y, bias, parts []float32, ne
 			planes := s.get(2, 2*mg*outPlane)
 			for j := range mg {
 				m := g*mg + j
-				splitChannel(planes[2*j*outPlane:(2*j+2)*outPlane],
+				splitChannel(planes[2*j*outPlane:(2*j+1)*outPlane], planes[(2*j+1)*outPlane:(2*j+2)*outPlane],
 					dy[(n*p.M+m)*outPlane:][:outPlane], y[(img*p.M+m)*outPlane:][:outPlane], bias, m, negative)
 			}
 			return planes
@@ -109,17 +109,16 @@ func convExcGrouped(p ConvParams, perImage int, dy, y, bias, parts []float32, ne
 // split by the sign of y − bias[m], into two planes that pair with the
 // weight rows A⁺_m and A⁻_m: dy⁺_m then dy⁻_m for Exc+, swapped for Exc−.
 // It reports which of the two planes has a non-zero element.
-func splitChannel(two, dym, ym, bias []float32, m int, negative bool) (first, second bool) {
+func splitChannel(first, second, dym, ym, bias []float32, m int, negative bool) (firstLive, secondLive bool) {
 	var c float32
 	if bias != nil {
 		c = bias[m]
 	}
-	a, b := two[:len(dym)], two[len(dym):2*len(dym)]
 	if negative {
-		second, first = SplitSign(b, a, dym, ym, c)
-		return first, second
+		secondLive, firstLive = SplitSign(second, first, dym, ym, c)
+		return firstLive, secondLive
 	}
-	return SplitSign(a, b, dym, ym, c)
+	return SplitSign(first, second, dym, ym, c)
 }
 
 // Pointwise reports whether p is a 1×1 convolution with unit strides, no
@@ -131,113 +130,170 @@ func (p ConvParams) Pointwise() bool {
 		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0 && p.OH == p.H && p.OW == p.W
 }
 
-// pointwiseBlockFloats bounds the signed vector of one block of positions in
-// Conv2DBackwardExcPointwise (with the block of v it is made from, a few
-// hundred KiB: both stay in L2 for the two products).
+// pointwiseBlockFloats bounds the vector of one block of positions that
+// Conv2DBackwardExcPointwise makes (with the block of v it is made from, a
+// few hundred KiB: both stay in L2 for the products).
 const pointwiseBlockFloats = 1 << 16
 
 // Conv2DBackwardExcPointwise stores in dx the excitation product of a
-// pointwise convolution (p.Pointwise) whose input x may have either sign
-// (SPEC §5.2):
+// pointwise convolution (p.Pointwise), block by block of positions: each
+// block's vector, products and finish are made while the block is in cache,
+// sparing the passes over the wide vector that whole-tensor steps make, and
+// each block skips the channels where its vector is zero (a seeded
+// classifier has one left).
+//
+// With split false, x may have either sign, and
 //
 //	dx = ½·1[x ≠ 0]·(Wᵀv ± sign(x)·|W|ᵀ(s⊙v))
 //
 // with v = dy, s = sign(y − bias) (+1 where y = bias), + for Exc+ and − for
-// Exc− (negative), zeroed outside gate when gate is not nil. absW holds |W|.
-// It works on blocks of positions, making
-// each block's s⊙v, both products and their combination while the block is
-// in cache: the two separate products need three more passes over the wide
-// vector (the signs, a second read of v, the combination).
+// Exc− (negative); weights holds Wᵀ then |W|ᵀ, each C rows of M.
 //
-// dy and dx have p.N rows; rows r·perImage … (r+1)·perImage − 1 belong to
-// image r of x ([N/perImage][C][H][W]) and y ([N/perImage][M][H][W]). bias
-// may be nil (zeros). It panics if p is not pointwise or a slice is short.
-func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, w, absW []float32, negative bool, gate *Window, x, dx []float32) {
+// With split true, x has no negative value, and (as in Conv2DBackwardExc)
+//
+//	Exc+: dx = 1[x > 0] ⊙ Σ_m (A⁺_mᵀ·v⁺_m + A⁻_mᵀ·v⁻_m)
+//	Exc−: dx = 1[x > 0] ⊙ Σ_m (A⁻_mᵀ·v⁺_m + A⁺_mᵀ·v⁻_m)
+//
+// with v± the parts of v where y − bias ≥ 0 and < 0; weights holds C rows
+// of 2M: max(W_m, 0), min(W_m, 0) for m = 0, 1, ….
+//
+// Either way dx is also zeroed wherever x lies outside gate, when gate is
+// not nil. The weights are transposed so that the products read their rows
+// contiguously. dy and dx have p.N rows; rows r·perImage … (r+1)·perImage − 1
+// belong to image r of x ([N/perImage][C][H][W]) and y
+// ([N/perImage][M][H][W]). bias may be nil (zeros). It panics if p is not
+// pointwise or a slice is short.
+func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights []float32, split, negative bool, gate *Window, x, dx []float32) {
 	p = p.normalized()
 	if !p.Pointwise() || perImage < 1 || p.N%perImage != 0 {
 		panic("kernels.Conv2DBackwardExcPointwise: needs a pointwise convolution and whole images")
 	}
-	p.check("Conv2DBackwardExcPointwise", dx, w, bias, dy)
+	p.check("Conv2DBackwardExcPointwise", dx, weights, bias, dy)
 	plane := p.H * p.W
-	if len(absW) < len(w) || len(x)*perImage < p.N*p.C*plane || len(y)*perImage < p.N*p.M*plane {
-		panic("kernels.Conv2DBackwardExcPointwise: absW, x or y is too short")
+	if len(weights) < 2*p.M*p.C || len(x)*perImage < p.N*p.C*plane || len(y)*perImage < p.N*p.M*plane {
+		panic("kernels.Conv2DBackwardExcPointwise: weights, x or y is too short")
 	}
 	if p.N == 0 || p.C == 0 || plane == 0 {
 		return
 	}
-	if p.M == 0 {
-		clear(dx[:p.N*p.C*plane])
-		return
+	// The block's vector: s⊙v (M rows), or v⁺ and v⁻ in the order of the
+	// weight rows they meet (2M rows).
+	vecRows := p.M
+	if split {
+		vecRows = 2 * p.M
 	}
 	kern := &activeKernels
 	workers := threads(4 * p.M * p.C * plane)
 	tasks := tasksPerWk * workers
 	// Blocks of positions small enough for L2 and many enough for the
 	// workers; with few positions, the input channels are split too.
-	cols := min(plane, pointwiseBlockFloats/p.M/kern.cols*kern.cols, ceilDiv(ceilDiv(plane, tasks), kern.cols)*kern.cols)
+	cols := min(plane, pointwiseBlockFloats/max(1, vecRows)/kern.cols*kern.cols, ceilDiv(ceilDiv(plane, tasks), kern.cols)*kern.cols)
 	cols = max(cols, min(plane, kern.cols))
 	colBlocks := ceilDiv(plane, cols)
 	rowTiles := ceilDiv(p.C, kern.rows)
 	rowsPer := ceilDiv(rowTiles, min(rowTiles, ceilDiv(tasks, colBlocks))) * kern.rows
 	rowBlocks := ceilDiv(p.C, rowsPer)
-	// A(c, m) = W[m][c]: runs of one element, C apart.
-	aW := matA{data: w, ld: 1, run: 1, skip: p.C - 1}
-	aAbs := aW
-	aAbs.data = absW
-	offsP, blockOffsP := getInts(p.M), getInts(p.M)
-	defer putInts(offsP)
-	defer putInts(blockOffsP)
-	offs, blockOffs := *offsP, *blockOffsP
-	for m := range p.M {
-		offs[m], blockOffs[m] = m*plane, m*cols
-	}
-	// Tasks that share their positions share one signed vector, made first.
-	var shared []float32
-	if rowBlocks > 1 {
-		sharedP := getFloats(p.M * plane)
-		defer putFloats(sharedP)
-		shared = *sharedP
-	}
-	signs := func(dst, dyr, yr []float32, ld, j0, n, m0, m1 int) {
+	// make writes the vector of channels [m0, m1), positions [j0, j0+n), in
+	// rows of ld floats of dst, and notes which rows are not zero.
+	fill := func(dst []float32, live []bool, dyr, yr []float32, ld, j0, n, m0, m1 int) {
 		for m := m0; m < m1; m++ {
 			var c float32
 			if bias != nil {
 				c = bias[m]
 			}
-			SignFlip(dst[m*ld:][:n], dyr[m*plane+j0:][:n], yr[m*plane+j0:][:n], c)
+			v, ym := dyr[m*plane+j0:][:n], yr[m*plane+j0:][:n]
+			if split {
+				live[2*m], live[2*m+1] = splitChannel(dst[2*m*ld:][:n], dst[(2*m+1)*ld:][:n], v, ym, bias, m, negative)
+				continue
+			}
+			row := dst[m*ld:][:n]
+			SignFlip(row, v, ym, c)
+			live[m] = MaxAbsBits(row) != 0
 		}
+	}
+	// Tasks that share their positions share one vector, made first.
+	var shared []float32
+	var sharedLive []bool
+	if rowBlocks > 1 {
+		sharedP := getFloats(vecRows * plane)
+		defer putFloats(sharedP)
+		shared, sharedLive = *sharedP, make([]bool, vecRows)
 	}
 	for r := range p.N {
 		img := r / perImage
 		dyr, yr := dy[r*p.M*plane:][:p.M*plane], y[img*p.M*plane:][:p.M*plane]
 		xr, dxr := x[img*p.C*plane:][:p.C*plane], dx[r*p.C*plane:][:p.C*plane]
 		var mask *inputMask
-		if gate != nil {
+		switch {
+		case split:
+			mask = &inputMask{x: xr} // x > 0
+			if gate != nil {
+				mask.window = Window{Lo: max(gate.Lo, 0), Hi: gate.Hi, Upper: gate.Upper}
+			}
+		case gate != nil:
 			mask = &inputMask{x: xr, window: *gate}
 		}
 		if shared != nil {
-			parallelRange(workers, p.M, p.M*plane, func(m0, m1 int) { signs(shared, dyr, yr, plane, 0, plane, m0, m1) })
+			parallelRange(workers, p.M, vecRows*plane, func(m0, m1 int) { fill(shared, sharedLive, dyr, yr, plane, 0, plane, m0, m1) })
 		}
 		parallelFor(workers, colBlocks*rowBlocks, func(t int) {
 			j0, i0 := t/rowBlocks*cols, t%rowBlocks*rowsPer
 			n, rows := min(plane-j0, cols), min(p.C-i0, rowsPer)
-			bufP := getFloats(p.M*cols + rows*n)
+			bufP := getFloats(vecRows*cols + rows*n)
 			defer putFloats(bufP)
-			signed, signedOffs, b := (*bufP)[:p.M*cols], blockOffs, (*bufP)[p.M*cols:]
+			vec, ld, live, b := (*bufP)[:vecRows*cols], cols, sharedLive, (*bufP)[vecRows*cols:]
 			if shared != nil {
-				signed, signedOffs = shared[j0:], offs
+				vec, ld = shared[j0:], plane
 			} else {
-				signs(signed, dyr, yr, cols, j0, n, 0, p.M)
+				live = make([]bool, vecRows)
+				fill(vec, live, dyr, yr, cols, j0, n, 0, p.M)
 			}
-			gemmBlock(kern, i0, rows, n, p.M, &aW, dyr[j0:], offs, dxr[i0*plane+j0:], plane, false, nil)
-			gemmBlock(kern, i0, rows, n, p.M, &aAbs, signed, signedOffs, b, n, false, nil)
+			dxb := dxr[i0*plane+j0:]
+			if split {
+				blockProduct(kern, i0, rows, n, live, weights, vecRows, vec, ld, dxb, plane)
+			} else {
+				blockProduct(kern, i0, rows, n, live, weights[:p.M*p.C], p.M, dyr[j0:], plane, dxb, plane)
+				blockProduct(kern, i0, rows, n, live, weights[p.M*p.C:], p.M, vec, ld, b, n)
+			}
 			for i := range rows {
 				c := (i0 + i) * plane
-				CombineExc(dxr[c+j0:][:n], b[i*n:][:n], xr[c+j0:][:n], negative)
+				if !split {
+					CombineExc(dxr[c+j0:][:n], b[i*n:][:n], xr[c+j0:][:n], negative)
+				}
 				if mask != nil {
 					mask.zero(dxr[c+j0:][:n], c+j0)
 				}
 			}
 		})
 	}
+}
+
+// blockProduct stores in c (row stride ldc) rows [i0, i0+rows) of Aᵀ·v over
+// n positions, where A's transpose aT has rows of k weights and v rows of ldv
+// floats, skipping the rows of v that are not live (all zero).
+func blockProduct(kern *tileKernels, i0, rows, n int, live []bool, aT []float32, k int, v []float32, ldv int, c []float32, ldc int) {
+	kP := getInts(3 * k)
+	defer putInts(kP)
+	starts, jumps, offs := (*kP)[:0], (*kP)[k:k], (*kP)[2*k:2*k]
+	for ch, ok := range live {
+		if ok {
+			starts, offs = append(starts, ch), append(offs, ch*ldv)
+		}
+	}
+	if len(starts) == 0 {
+		for i := range rows {
+			clear(c[i*ldc:][:n])
+		}
+		return
+	}
+	a := matA{data: aT, ld: k}
+	if len(starts) < k {
+		// A(i, p) = aT[i][starts[p]]: runs of one weight, jumping over the
+		// rows of v left out.
+		for p := 1; p < len(starts); p++ {
+			jumps = append(jumps, starts[p]-starts[p-1]-1)
+		}
+		a = matA{data: aT, ld: k, run: 1, starts: starts, jumps: append(jumps, 0)}
+	}
+	gemmBlock(kern, i0, rows, n, len(starts), &a, v, offs, c, ldc, false, nil)
 }

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -131,50 +132,80 @@ func TestConv2DBackwardExcPointwise(t *testing.T) {
 		pointwise(1, 7, 20, 20, 300), // several blocks of positions
 		pointwise(2, 40, 3, 3, 500),  // one block: split over input channels
 		pointwise(1, 25, 1, 1, 9),
+		pointwise(1, 30, 1, 1, 1001), // a classifier seeded at one logit
 	}
 	forEachKernels(t, func(t *testing.T) {
 		for i, p := range cases {
-			perImage := 1 + i%2
-			images := p.N
-			p.N = images * perImage
-			x := randSlice(r, images*p.C*p.H*p.W)
-			x[1], x[2] = 0, float32(math.Copysign(0, -1)) // no excitation through ±0
-			w := randSlice(r, p.M*p.C)
-			absW := make([]float32, len(w))
-			for k, a := range w {
-				absW[k] = float32(math.Abs(float64(a)))
-			}
-			y := randSlice(r, images*p.M*p.H*p.W)
-			var bias []float32
-			if i%2 == 0 {
-				bias = randSlice(r, p.M)
-				y[0] = bias[0] // an output exactly at its offset: sign +
-			}
-			v := randSlice(r, p.N*p.M*p.H*p.W)
-			// The form ½·(Aᵀv ± |A|ᵀ(s⊙v)) rounds relative to every term,
-			// those of Exc+ and of Exc− alike.
-			_, scalePos := naiveExc(p, perImage, true, v, y, bias, w, x)
-			_, scaleNeg := naiveExc(p, perImage, false, v, y, bias, w, x)
-			scale := make([]float64, len(scalePos))
-			for k := range scale {
-				scale[k] = scalePos[k] + scaleNeg[k]
-			}
-			var gate *Window
-			if i%2 == 1 {
-				gate = &Window{Lo: -0.5, Hi: 0.4, Upper: true}
-			}
-			for _, positive := range []bool{true, false} {
-				want, _ := naiveExc(p, perImage, positive, v, y, bias, w, x)
-				if gate != nil {
-					outsideWindow(want, x, p.C*p.H*p.W, perImage, *gate)
-				}
-				dx := randSlice(r, len(want)) // overwritten
-				Conv2DBackwardExcPointwise(p, perImage, v, y, bias, w, absW, !positive, gate, x, dx)
-				checkClose(t, convName(p), dx, want, scale, 1e-5)
+			for _, split := range []bool{false, true} {
+				pointwiseCase(t, r, p, 1+i%2, i%2 == 0, i%2 == 1, split)
 			}
 		}
 	})
 	if (ConvParams{N: 1, C: 1, H: 3, W: 3, M: 1, KH: 1, KW: 1, OH: 2, OW: 2, StrideH: 2, StrideW: 2}).Pointwise() {
 		t.Error("a strided 1×1 convolution counts as pointwise")
+	}
+}
+
+// pointwiseCase checks Conv2DBackwardExcPointwise on one shape against the
+// definitions: x of both signs (split false) or none negative (split true).
+func pointwiseCase(t *testing.T, r *rand.Rand, p ConvParams, perImage int, withBias, withGate, split bool) {
+	t.Helper()
+	images := p.N
+	p.N = images * perImage
+	x := randSlice(r, images*p.C*p.H*p.W)
+	if split {
+		for k := range x {
+			x[k] = max(x[k], 0) // an input after a ReLU: half zeros
+		}
+	}
+	x[1], x[2] = 0, float32(math.Copysign(0, -1)) // no excitation through ±0
+	w := randSlice(r, p.M*p.C)
+	weights := make([]float32, 2*len(w))
+	for k, a := range w {
+		m, c := k/p.C, k%p.C
+		if split {
+			weights[c*2*p.M+2*m], weights[c*2*p.M+2*m+1] = max(a, 0), min(a, 0)
+		} else {
+			weights[c*p.M+m], weights[len(w)+c*p.M+m] = a, float32(math.Abs(float64(a)))
+		}
+	}
+	y := randSlice(r, images*p.M*p.H*p.W)
+	var bias []float32
+	if withBias {
+		bias = randSlice(r, p.M)
+		y[0] = bias[0] // an output exactly at its offset: sign +
+	}
+	v := randSlice(r, p.N*p.M*p.H*p.W)
+	plane := p.H * p.W
+	switch {
+	case p.M > 500:
+		// One live channel: the others are skipped.
+		clear(v)
+		v[7*plane] = 1
+	case p.M > 2:
+		// Channels with no vector, in the first row.
+		clear(v[:plane])
+		clear(v[2*plane : 3*plane])
+	}
+	// The form ½·(Aᵀv ± |A|ᵀ(s⊙v)) rounds relative to every term, those of
+	// Exc+ and of Exc− alike.
+	_, scalePos := naiveExc(p, perImage, true, v, y, bias, w, x)
+	_, scaleNeg := naiveExc(p, perImage, false, v, y, bias, w, x)
+	scale := make([]float64, len(scalePos))
+	for k := range scale {
+		scale[k] = scalePos[k] + scaleNeg[k]
+	}
+	var gate *Window
+	if withGate {
+		gate = &Window{Lo: -0.5, Hi: 0.4, Upper: true}
+	}
+	for _, positive := range []bool{true, false} {
+		want, _ := naiveExc(p, perImage, positive, v, y, bias, w, x)
+		if gate != nil {
+			outsideWindow(want, x, p.C*p.H*p.W, perImage, *gate)
+		}
+		dx := randSlice(r, len(want)) // overwritten
+		Conv2DBackwardExcPointwise(p, perImage, v, y, bias, weights, split, !positive, gate, x, dx)
+		checkClose(t, fmt.Sprintf("%s split %v", convName(p), split), dx, want, scale, 1e-5)
 	}
 }

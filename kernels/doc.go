@@ -36,9 +36,10 @@
 //     min(W, 0): the micro-kernel's A runs can start anywhere (a jump table),
 //     so the rows are read in place, in any order.
 //   - Conv2DBackwardExcPointwise, the excitation product of a 1×1
-//     convolution whose input has both signs, runs both products and their
-//     combination block by block of positions, each block's signed vector
-//     made in cache.
+//     convolution, runs block by block of positions: each block's split or
+//     signed vector, its products (over the block's non-zero channels, with
+//     weights transposed so that rows are read contiguously) and its mask
+//     or combination are made in cache.
 //   - Element-wise kernels (ReLU and Clip, the excitation sign work) run
 //     eight lanes at a time with AVX2.
 //

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/paneonnx/paneonnx/graph"
@@ -25,6 +26,9 @@ type Conv struct {
 
 	partsOnce sync.Once
 	parts     []float32 // rows max(W_m, 0), min(W_m, 0) for m = 0, 1, …
+
+	pointwiseOnce [2]sync.Once
+	pointwise     [2][]float32 // see pointwiseWeights
 }
 
 func newConv(s *graph.NodeSpec) (graph.Op, error) {
@@ -195,9 +199,9 @@ func (c *Conv) abs() []float32 {
 // sign ±: one transposed convolution with twice the output channels (only
 // the non-zero ones with Group 1).
 //
-// A pointwise (1×1) convolution whose input has both signs (the expansion
-// after a linear bottleneck): the generic form, made block by block of
-// positions while in cache.
+// A pointwise (1×1) convolution, whatever its input: that form, or the
+// generic one where the input has both signs (the expansion after a linear
+// bottleneck), made block by block of positions while in cache.
 //
 // Both narrow their input mask to the gate while dx is in cache.
 func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool, gate *graph.Window) (bool, error) {
@@ -209,16 +213,18 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 	if err != nil {
 		return false, err
 	}
-	if !nonNegative[0] {
-		if !p.Pointwise() {
-			return false, nil
-		}
+	perImage := dx[0].Shape[0] / x[0].Batch()
+	if p.Pointwise() {
+		split := nonNegative[0]
 		var window *kernels.Window
 		if gate != nil {
 			window = &kernels.Window{Lo: gate.Lo, Hi: gate.Hi, Upper: gate.Upper}
 		}
-		kernels.Conv2DBackwardExcPointwise(p, dx[0].Shape[0]/x[0].Batch(), dy[0].Data, y[0].Data, c.B, c.W.Data, c.abs(), !positive, window, x[0].Data, dx[0].Data)
+		kernels.Conv2DBackwardExcPointwise(p, perImage, dy[0].Data, y[0].Data, c.B, c.pointwiseWeights(split), split, !positive, window, x[0].Data, dx[0].Data)
 		return true, nil
+	}
+	if !nonNegative[0] {
+		return false, nil
 	}
 	c.partsOnce.Do(func() {
 		row := len(c.W.Data) / c.W.Shape[0]
@@ -237,8 +243,33 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 			window.Lo = 0
 		}
 	}
-	kernels.Conv2DBackwardExc(p, dx[0].Shape[0]/x[0].Batch(), dy[0].Data, y[0].Data, c.B, c.parts, !positive, window, x[0].Data, dx[0].Data)
+	kernels.Conv2DBackwardExc(p, perImage, dy[0].Data, y[0].Data, c.B, c.parts, !positive, window, x[0].Data, dx[0].Data)
 	return true, nil
+}
+
+// pointwiseWeights returns the transposed weights of a pointwise
+// convolution that kernels.Conv2DBackwardExcPointwise multiplies by, made on
+// first use: C rows of max(W_m, 0), min(W_m, 0) for m = 0, 1, … (split), or
+// Wᵀ then |W|ᵀ.
+func (c *Conv) pointwiseWeights(split bool) []float32 {
+	k := 0
+	if split {
+		k = 1
+	}
+	c.pointwiseOnce[k].Do(func() {
+		m, ch := c.W.Shape[0], c.W.Shape[1]
+		t := make([]float32, 2*len(c.W.Data))
+		for i, v := range c.W.Data {
+			o, in := i/ch, i%ch
+			if split {
+				t[in*2*m+2*o], t[in*2*m+2*o+1] = max(v, 0), min(v, 0)
+			} else {
+				t[in*m+o], t[len(c.W.Data)+in*m+o] = v, float32(math.Abs(float64(v)))
+			}
+		}
+		c.pointwise[k] = t
+	})
+	return c.pointwise[k]
 }
 
 // Offset implements graph.Backprop: the bias, broadcast over the output.
