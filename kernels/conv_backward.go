@@ -37,9 +37,9 @@ func Conv2DBackwardDataSet(p ConvParams, dy, w, dx []float32) {
 // fly and mask each group's dx while both are still in cache.
 type groupHooks struct {
 	// dy, when not nil, returns the M/Group planes of image n, group g,
-	// written into scratch buffer 2 (s.get(2, …)); convBackwardData's dy is
-	// then unused.
-	dy func(n, g int, s *scratch) []float32
+	// written into scratch buffer 2 (s.get(2, …)), and a range [m0, m1)
+	// outside which they are zero; convBackwardData's dy is then unused.
+	dy func(n, g int, s *scratch) (planes []float32, m0, m1 int)
 	// mask, when not nil, returns the forward input x of image n, group g
 	// (dx's layout): dx is zeroed wherever x lies outside window.
 	mask   func(n, g int) []float32
@@ -114,17 +114,20 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 	}
 	inPlane, outPlane := p.H*p.W, p.OH*p.OW
 	wPer := mg * cg * taps
-	group := func(n, g int, s *scratch) (dyg, wg, dxg []float32) {
+	// group returns the operands of image n, group g, and the range of dy
+	// planes that may be non-zero.
+	group := func(n, g int, s *scratch) (dyg, wg, dxg []float32, m0, m1 int) {
 		wg = w
 		if rows == nil {
 			wg = w[g*wPer : (g+1)*wPer]
 		}
+		m0, m1 = 0, mg
 		if hooks != nil && hooks.dy != nil {
-			dyg = hooks.dy(n, g, s)
+			dyg, m0, m1 = hooks.dy(n, g, s)
 		} else {
 			dyg = dy[(n*p.M+g*mg)*outPlane : (n*p.M+(g+1)*mg)*outPlane]
 		}
-		return dyg, wg, dx[(n*p.C+g*cg)*inPlane : (n*p.C+(g+1)*cg)*inPlane]
+		return dyg, wg, dx[(n*p.C+g*cg)*inPlane : (n*p.C+(g+1)*cg)*inPlane], m0, m1
 	}
 	maskOf := func(n, g int) *inputMask {
 		if hooks == nil || hooks.mask == nil {
@@ -145,7 +148,7 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 		// Strided: a GEMM with the weights read in place (transposed) plus
 		// col2im beats gathering the weights per phase.
 		forEachGroup(p.N, p.Group, 2*wPer*outPlane, func(n, g, workers int, s *scratch) {
-			dyg, wg, dxg := group(n, g, s)
+			dyg, wg, dxg, _, _ := group(n, g, s)
 			backwardCol2im(&p, dyg, wg, set, maskOf(n, g), dxg, workers, s)
 		})
 		return
@@ -159,7 +162,7 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 	// stored product must start from zeros there.
 	store := set && len(l.phases) == min(p.StrideH, p.H)*min(p.StrideW, p.W)
 	forEachGroup(p.N, p.Group, 2*wPer*outPlane, func(n, g, workers int, s *scratch) {
-		dyg, wg, dxg := group(n, g, s)
+		dyg, wg, dxg, m0, m1 := group(n, g, s)
 		if !weightsInPlace {
 			wg = l.weights[g*wPer : (g+1)*wPer]
 		}
@@ -167,7 +170,7 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 			clear(dxg)
 		}
 		mask := maskOf(n, g)
-		finish(dxg, mask, l.run(dyg, wg, rows, weightsInPlace, store, mask, dxg, workers, s))
+		finish(dxg, mask, l.run(dyg, m0, m1, wg, rows, weightsInPlace, store, mask, dxg, workers, s))
 	})
 }
 
@@ -394,16 +397,26 @@ func (l *backwardLayout) prepareWeights(w []float32) {
 // wRows is not nil), otherwise as gathered by prepareWeights. With a mask
 // (dxg's layout) on a single phase, each block of dxg is zeroed outside the
 // mask's window as soon as it is complete; run reports whether it did so.
-func (l *backwardLayout) run(dyg, wg []float32, wRows []int, inPlace, store bool, mask *inputMask, dxg []float32, workers int, s *scratch) (masked bool) {
+// With one input channel per group, only dy planes [m0, m1) are read (the
+// others are zero).
+func (l *backwardLayout) run(dyg []float32, m0, m1 int, wg []float32, wRows []int, inPlace, store bool, mask *inputMask, dxg []float32, workers int, s *scratch) (masked bool) {
 	p := &l.p
 	cg, mg := p.C/p.Group, p.M/p.Group
+	if cg > 1 {
+		m0, m1 = 0, mg
+	} else if m0 >= m1 {
+		if store {
+			clear(dxg)
+		}
+		return true // zeros need no mask
+	}
 	src := dyg
 	if !l.inPlace && len(l.phases) > 0 {
 		src = s.planes(l, mg*l.chanStride, 0)
-		if rangeWorkers(workers, mg, mg*l.chanStride) == 1 {
-			l.pad(src, dyg, 0, mg)
+		if rangeWorkers(workers, m1-m0, (m1-m0)*l.chanStride) == 1 {
+			l.pad(src, dyg, m0, m1)
 		} else {
-			parallelRange(workers, mg, mg*l.chanStride, func(m0, m1 int) { l.pad(src, dyg, m0, m1) })
+			parallelRange(workers, m1-m0, (m1-m0)*l.chanStride, func(lo, hi int) { l.pad(src, dyg, m0+lo, m0+hi) })
 		}
 	}
 	inPlane := p.H * p.W
@@ -423,13 +436,15 @@ func (l *backwardLayout) run(dyg, wg []float32, wRows []int, inPlace, store bool
 		dst := dxg[ph.rh*p.W+ph.rw:] // dx position (rh, rw) of every channel
 		if cg == 1 {
 			// One input channel: the row kernel handles the phase's rows;
-			// its depth (m, tap) is contiguous in a.
+			// its depth (m, tap) is contiguous in a, and planes [m0, m1)
+			// are a contiguous part of it.
+			k, wm, planes := (m1-m0)*len(ph.taps), a.data[m0*len(ph.taps):], src[m0*l.chanStride:]
 			if p.StrideW == 1 && ph.wi >= minRowWidth {
-				gemmRows(k, a.data, src, ph.offs, dst, ph.wi, ph.hi, l.wq, p.StrideH*p.W, !store, 0)
+				gemmRows(k, wm, planes, ph.offs, dst, ph.wi, ph.hi, l.wq, p.StrideH*p.W, !store, 0)
 				continue
 			}
 			out := s.get(1, ph.ncols)
-			gemmRows(k, a.data, src, ph.offs, out, ph.ncols, 1, 0, 0, false, 0)
+			gemmRows(k, wm, planes, ph.offs, out, ph.ncols, 1, 0, 0, false, 0)
 			accumulate := !store
 			if store && p.StrideW == 2 {
 				// Adding every other element has a vector kernel, storing

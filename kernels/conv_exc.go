@@ -88,15 +88,23 @@ func convExcGrouped(p ConvParams, perImage int, dy, y, bias, parts []float32, ne
 	two := p
 	two.M = 2 * p.M
 	convBackwardData(two, nil, parts, nil, true, dx, &groupHooks{
-		dy: func(n, g int, s *scratch) []float32 {
+		dy: func(n, g int, s *scratch) (planes []float32, m0, m1 int) {
 			img := n / perImage
-			planes := s.get(2, 2*mg*outPlane)
+			planes = s.get(2, 2*mg*outPlane)
+			m0, m1 = 2*mg, 0
+			live := func(k int, ok bool) {
+				if ok {
+					m0, m1 = min(m0, k), max(m1, k+1)
+				}
+			}
 			for j := range mg {
 				m := g*mg + j
-				splitChannel(planes[2*j*outPlane:(2*j+1)*outPlane], planes[(2*j+1)*outPlane:(2*j+2)*outPlane],
+				first, second := splitChannel(planes[2*j*outPlane:(2*j+1)*outPlane], planes[(2*j+1)*outPlane:(2*j+2)*outPlane],
 					dy[(n*p.M+m)*outPlane:][:outPlane], y[(img*p.M+m)*outPlane:][:outPlane], bias, m, negative)
+				live(2*j, first)
+				live(2*j+1, second)
 			}
-			return planes
+			return planes, m0, m1
 		},
 		mask: func(n, g int) []float32 {
 			return x[(n/perImage*p.C+g*cg)*inPlane:][:cg*inPlane]
