@@ -406,7 +406,7 @@ func (w *walk) excProduct(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy [
 	}
 	gate := w.gate(n)
 	dx := w.inputBuffers(x, dy0(dy).Rows(), false) // BackwardExc overwrites them
-	ok, err = eb.BackwardExc(positive, x, y, tensors(dy), dx, nonNeg, gate)
+	ok, top, err := eb.BackwardExc(positive, x, y, tensors(dy), dx, nonNeg, gate)
 	if ok && gate != nil {
 		w.gated[n.Inputs[0]] = true
 	}
@@ -419,7 +419,14 @@ func (w *walk) excProduct(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy [
 		}
 		return nil, false, err
 	}
-	return withScale(dx, dy0(dy).Log2Scale), true, nil
+	out = withScale(dx, dy0(dy).Log2Scale)
+	if top != nil {
+		for b, m := range top {
+			out[0].normalizeRow(b, m)
+		}
+		out[0].normalized = true
+	}
+	return out, true, nil
 }
 
 // gate returns the window of the node making n's input when n's product

@@ -2,8 +2,10 @@ package excitation
 
 import (
 	"math"
+	"sync/atomic"
 
 	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/internal/par"
 	"github.com/paneonnx/paneonnx/kernels"
 )
 
@@ -95,8 +97,20 @@ func (dst *Vec) add(src *Vec) {
 // scanned, so vectors that neither grow nor shrink cost one pass.
 func (v *Vec) normalize() {
 	for b := range v.Rows() {
-		v.normalizeRow(b, kernels.MaxAbsBits(v.Row(b)))
+		v.normalizeRow(b, maxAbsBits(v.Row(b)))
 	}
+}
+
+// maxAbsBits is kernels.MaxAbsBits of row, on several goroutines when the
+// row is long.
+func maxAbsBits(row []float32) uint32 {
+	var top atomic.Uint32
+	par.For(len(row), parallelGrain, func(lo, hi int) {
+		m := kernels.MaxAbsBits(row[lo:hi])
+		for old := top.Load(); m > old && !top.CompareAndSwap(old, m); old = top.Load() {
+		}
+	})
+	return top.Load()
 }
 
 // normalizeRow is normalize for row b, whose max-abs has bit pattern m.

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 )
 
 // Conv2DBackwardData adds to dx the vector-Jacobian product of Conv2D with
@@ -44,6 +45,9 @@ type groupHooks struct {
 	// (dx's layout): dx is zeroed wherever x lies outside window.
 	mask   func(n, g int) []float32
 	window Window
+	// tops, when not nil, receives for each image n the largest bit
+	// pattern of |dx| after the mask (see MaxAbsBits).
+	tops []atomic.Uint32
 }
 
 // Window is the set of forward input values at which an excitation
@@ -56,15 +60,26 @@ type Window struct {
 }
 
 // inputMask zeroes a backward product wherever the forward input x lies
-// outside the window.
+// outside the window, and raises top (when not nil) to the largest bit
+// pattern of |dx| it leaves.
 type inputMask struct {
 	x      []float32
 	window Window
+	top    *atomic.Uint32
 }
 
 // zero zeroes dx wherever x[off:] lies outside the window.
 func (m *inputMask) zero(dx []float32, off int) {
 	Band(dx, dx, m.x[off:off+len(dx)], m.window.Lo, m.window.Hi, m.window.Upper, false)
+	if m.top != nil {
+		raise(m.top, MaxAbsBits(dx))
+	}
+}
+
+// raise sets top to max(top, v).
+func raise(top *atomic.Uint32, v uint32) {
+	for old := top.Load(); v > old && !top.CompareAndSwap(old, v); old = top.Load() {
+	}
 }
 
 // convBackwardData is Conv2DBackwardData (Conv2DBackwardDataSet when set
@@ -133,7 +148,11 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 		if hooks == nil || hooks.mask == nil {
 			return nil
 		}
-		return &inputMask{x: hooks.mask(n, g), window: hooks.window}
+		m := &inputMask{x: hooks.mask(n, g), window: hooks.window}
+		if hooks.tops != nil {
+			m.top = &hooks.tops[n]
+		}
+		return m
 	}
 	// finish applies the mask where the product could not, group by group.
 	finish := func(dxg []float32, mask *inputMask, masked bool) {

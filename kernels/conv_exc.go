@@ -1,5 +1,7 @@
 package kernels
 
+import "sync/atomic"
+
 // Conv2DBackwardExc stores in dx the excitation product of a convolution
 // whose input x has no negative value (SPEC §5.2):
 //
@@ -20,8 +22,10 @@ package kernels
 //
 // dy and dx have p.N rows; rows r·perImage … (r+1)·perImage − 1 belong to
 // image r of x ([N/perImage][C][H][W]) and y ([N/perImage][M][OH][OW]). bias
-// may be nil (zeros). It panics if a slice is short or window.Lo < 0.
-func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32, negative bool, window Window, x, dx []float32) {
+// may be nil (zeros). top, when not nil, receives for every row of dx the
+// largest bit pattern of |dx| (MaxAbsBits), found while dx is in cache. It
+// panics if a slice is short or window.Lo < 0.
+func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32, negative bool, window Window, x, dx []float32, top []uint32) {
 	p = p.normalized()
 	if perImage < 1 || p.N%perImage != 0 {
 		panic("kernels.Conv2DBackwardExc: needs whole images")
@@ -35,8 +39,17 @@ func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32,
 	if len(parts) < 2*p.M*wRow || len(x)*perImage < p.N*inPer || len(y)*perImage < p.N*outPer {
 		panic("kernels.Conv2DBackwardExc: parts, x or y is too short")
 	}
+	var tops []atomic.Uint32
+	if top != nil {
+		tops = make([]atomic.Uint32, p.N)
+		defer func() {
+			for r := range tops {
+				top[r] = tops[r].Load()
+			}
+		}()
+	}
 	if p.Group > 1 {
-		convExcGrouped(p, perImage, dy, y, bias, parts, negative, window, x, dx)
+		convExcGrouped(p, perImage, dy, y, bias, parts, negative, window, x, dx, tops)
 		return
 	}
 	planesP := getFloats(2 * outPer)
@@ -74,7 +87,11 @@ func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32,
 			continue
 		}
 		one.M = len(src)
-		convBackwardData(one, planes[:one.M*outPlane], parts, src, true, dxr, &groupHooks{mask: func(int, int) []float32 { return xr }, window: window})
+		hooks := &groupHooks{mask: func(int, int) []float32 { return xr }, window: window}
+		if tops != nil {
+			hooks.tops = tops[r : r+1]
+		}
+		convBackwardData(one, planes[:one.M*outPlane], parts, src, true, dxr, hooks)
 	}
 }
 
@@ -82,7 +99,7 @@ func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32,
 // convolutions above all): a transposed convolution with 2·M/Group output
 // channels per group, every plane with its own weight row, where each
 // group's planes dy± and its masked dx are made while in cache.
-func convExcGrouped(p ConvParams, perImage int, dy, y, bias, parts []float32, negative bool, window Window, x, dx []float32) {
+func convExcGrouped(p ConvParams, perImage int, dy, y, bias, parts []float32, negative bool, window Window, x, dx []float32, tops []atomic.Uint32) {
 	mg, cg := p.M/p.Group, p.C/p.Group
 	outPlane, inPlane := p.OH*p.OW, p.H*p.W
 	two := p
@@ -110,6 +127,7 @@ func convExcGrouped(p ConvParams, perImage int, dy, y, bias, parts []float32, ne
 			return x[(n/perImage*p.C+g*cg)*inPlane:][:cg*inPlane]
 		},
 		window: window,
+		tops:   tops,
 	})
 }
 
@@ -169,9 +187,10 @@ const pointwiseBlockFloats = 1 << 16
 // not nil. The weights are transposed so that the products read their rows
 // contiguously. dy and dx have p.N rows; rows r·perImage … (r+1)·perImage − 1
 // belong to image r of x ([N/perImage][C][H][W]) and y
-// ([N/perImage][M][H][W]). bias may be nil (zeros). It panics if p is not
-// pointwise or a slice is short.
-func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights []float32, split, negative bool, gate *Window, x, dx []float32) {
+// ([N/perImage][M][H][W]). bias may be nil (zeros). top, when not nil,
+// receives for every row of dx the largest bit pattern of |dx| (MaxAbsBits).
+// It panics if p is not pointwise or a slice is short.
+func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights []float32, split, negative bool, gate *Window, x, dx []float32, top []uint32) {
 	p = p.normalized()
 	if !p.Pointwise() || perImage < 1 || p.N%perImage != 0 {
 		panic("kernels.Conv2DBackwardExcPointwise: needs a pointwise convolution and whole images")
@@ -180,6 +199,9 @@ func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights
 	plane := p.H * p.W
 	if len(weights) < 2*p.M*p.C || len(x)*perImage < p.N*p.C*plane || len(y)*perImage < p.N*p.M*plane {
 		panic("kernels.Conv2DBackwardExcPointwise: weights, x or y is too short")
+	}
+	if top != nil {
+		clear(top[:p.N])
 	}
 	if p.N == 0 || p.C == 0 || plane == 0 {
 		return
@@ -231,6 +253,7 @@ func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights
 		img := r / perImage
 		dyr, yr := dy[r*p.M*plane:][:p.M*plane], y[img*p.M*plane:][:p.M*plane]
 		xr, dxr := x[img*p.C*plane:][:p.C*plane], dx[r*p.C*plane:][:p.C*plane]
+		var rowTop atomic.Uint32
 		var mask *inputMask
 		switch {
 		case split:
@@ -240,6 +263,9 @@ func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights
 			}
 		case gate != nil:
 			mask = &inputMask{x: xr, window: *gate}
+		}
+		if mask != nil && top != nil {
+			mask.top = &rowTop
 		}
 		if shared != nil {
 			parallelRange(workers, p.M, vecRows*plane, func(m0, m1 int) { fill(shared, sharedLive, dyr, yr, plane, 0, plane, m0, m1) })
@@ -266,13 +292,19 @@ func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights
 			for i := range rows {
 				c := (i0 + i) * plane
 				if !split {
-					CombineExc(dxr[c+j0:][:n], b[i*n:][:n], xr[c+j0:][:n], negative)
+					m := CombineExc(dxr[c+j0:][:n], b[i*n:][:n], xr[c+j0:][:n], negative)
+					if mask == nil {
+						raise(&rowTop, m)
+					}
 				}
 				if mask != nil {
 					mask.zero(dxr[c+j0:][:n], c+j0)
 				}
 			}
 		})
+		if top != nil {
+			top[r] = rowTop.Load()
+		}
 	}
 }
 

@@ -62,6 +62,18 @@ func naiveExc(p ConvParams, perImage int, positive bool, v, y, bias, w, x []floa
 	return u, scale
 }
 
+// checkTops checks the per-row largest |dx| bit patterns a kernel reported
+// against a scan of dx.
+func checkTops(t *testing.T, what string, dx []float32, top []uint32) {
+	t.Helper()
+	per := len(dx) / len(top)
+	for r, got := range top {
+		if want := MaxAbsBits(dx[r*per : (r+1)*per]); got != want {
+			t.Fatalf("%s: row %d: top %#x, want %#x", what, r, got, want)
+		}
+	}
+}
+
 // outsideWindow zeroes u (rows of per elements, perImage rows per image of
 // x) wherever x lies outside the window.
 func outsideWindow(u []float64, x []float32, per, perImage int, w Window) {
@@ -114,8 +126,10 @@ func TestConv2DBackwardExc(t *testing.T) {
 				want, scale := naiveExc(p, perImage, positive, v, y, bias, w, x)
 				outsideWindow(want, x, p.C*p.H*p.W, perImage, window)
 				dx := randSlice(r, len(want)) // overwritten
-				Conv2DBackwardExc(p, perImage, v, y, bias, parts, !positive, window, x, dx)
+				top := make([]uint32, p.N)
+				Conv2DBackwardExc(p, perImage, v, y, bias, parts, !positive, window, x, dx, top)
 				checkClose(t, convName(p), dx, want, scale, 1e-5)
+				checkTops(t, convName(p), dx, top)
 			}
 		}
 	})
@@ -205,7 +219,10 @@ func pointwiseCase(t *testing.T, r *rand.Rand, p ConvParams, perImage int, withB
 			outsideWindow(want, x, p.C*p.H*p.W, perImage, *gate)
 		}
 		dx := randSlice(r, len(want)) // overwritten
-		Conv2DBackwardExcPointwise(p, perImage, v, y, bias, weights, split, !positive, gate, x, dx)
-		checkClose(t, fmt.Sprintf("%s split %v", convName(p), split), dx, want, scale, 1e-5)
+		top := make([]uint32, p.N)
+		Conv2DBackwardExcPointwise(p, perImage, v, y, bias, weights, split, !positive, gate, x, dx, top)
+		name := fmt.Sprintf("%s split %v", convName(p), split)
+		checkClose(t, name, dx, want, scale, 1e-5)
+		checkTops(t, name, dx, top)
 	}
 }

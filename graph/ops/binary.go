@@ -322,12 +322,12 @@ func (a *Arith) BackwardSet(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error
 // operands whose term is non-zero with the sign of y_j (+ at 0), Exc− to
 // those of the opposite sign: one pass per operand instead of two products
 // with their sign and combination passes.
-func (a *Arith) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, _ []bool, gate *graph.Window) (bool, error) {
+func (a *Arith) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, _ []bool, gate *graph.Window) (bool, []uint32, error) {
 	if gate != nil {
-		return false, nil
+		return false, nil, nil
 	}
 	if a.k != nil || (a.op != ewAdd && a.op != ewSub) || len(x) != 2 || dy[0] == nil || !sameOperands(x, y[0], dy[0], dx) {
-		return false, nil
+		return false, nil, nil
 	}
 	per := len(y[0].Data) / max(1, y[0].Batch())
 	seeds := dy[0].Batch() / max(1, y[0].Batch())
@@ -346,7 +346,7 @@ func (a *Arith) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, _ []boo
 			}
 		})
 	}
-	return true, nil
+	return true, nil, nil
 }
 
 // sameOperands reports whether every operand has y's shape after the

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/paneonnx/paneonnx/graph"
+	"github.com/paneonnx/paneonnx/kernels"
 )
 
 // This file holds the generic oracle every operator test uses: the gradient
@@ -280,12 +281,20 @@ func checkExc(t *testing.T, eb graph.ExcBackprop, bp graph.Backprop, x, y []*gra
 				dx[i].Data[k] = float32(math.NaN())
 			}
 		}
-		ok, err := eb.BackwardExc(positive, x, y, dy, dx, nonNegative(x), gate)
+		ok, top, err := eb.BackwardExc(positive, x, y, dy, dx, nonNegative(x), gate)
 		if err != nil {
 			t.Fatalf("BackwardExc: %v", err)
 		}
 		if !ok {
 			continue // it does not apply to these tensors
+		}
+		if top != nil {
+			per := dx[0].Len() / dx[0].Shape[0]
+			for b, got := range top {
+				if want := kernels.MaxAbsBits(dx[0].Data[b*per : (b+1)*per]); got != want {
+					t.Fatalf("BackwardExc: row %d: top %#x, want %#x", b, got, want)
+				}
+			}
 		}
 		col := 0
 		for i := range x {

@@ -204,15 +204,16 @@ func (c *Conv) abs() []float32 {
 // bottleneck), made block by block of positions while in cache.
 //
 // Both narrow their input mask to the gate while dx is in cache.
-func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool, gate *graph.Window) (bool, error) {
+func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool, gate *graph.Window) (bool, []uint32, error) {
 	if dy[0] == nil || dx[0] == nil || x[0].Batch() == 0 {
-		return false, nil
+		return false, nil, nil
 	}
 	shape := append([]int{dx[0].Shape[0]}, x[0].Shape[1:]...)
 	p, err := c.params(shape)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
+	top := make([]uint32, dx[0].Shape[0])
 	perImage := dx[0].Shape[0] / x[0].Batch()
 	if p.Pointwise() {
 		split := nonNegative[0]
@@ -220,11 +221,11 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 		if gate != nil {
 			window = &kernels.Window{Lo: gate.Lo, Hi: gate.Hi, Upper: gate.Upper}
 		}
-		kernels.Conv2DBackwardExcPointwise(p, perImage, dy[0].Data, y[0].Data, c.B, c.pointwiseWeights(split), split, !positive, window, x[0].Data, dx[0].Data)
-		return true, nil
+		kernels.Conv2DBackwardExcPointwise(p, perImage, dy[0].Data, y[0].Data, c.B, c.pointwiseWeights(split), split, !positive, window, x[0].Data, dx[0].Data, top)
+		return true, top, nil
 	}
 	if !nonNegative[0] {
-		return false, nil
+		return false, nil, nil
 	}
 	c.partsOnce.Do(func() {
 		row := len(c.W.Data) / c.W.Shape[0]
@@ -243,8 +244,8 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 			window.Lo = 0
 		}
 	}
-	kernels.Conv2DBackwardExc(p, perImage, dy[0].Data, y[0].Data, c.B, c.parts, !positive, window, x[0].Data, dx[0].Data)
-	return true, nil
+	kernels.Conv2DBackwardExc(p, perImage, dy[0].Data, y[0].Data, c.B, c.parts, !positive, window, x[0].Data, dx[0].Data, top)
+	return true, top, nil
 }
 
 // pointwiseWeights returns the transposed weights of a pointwise
