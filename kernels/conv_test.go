@@ -120,6 +120,8 @@ func convCases(r *rand.Rand) []ConvParams {
 		mk(1, 33, 7, 7, 29, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),   // k > blockK
 		mk(3, 2, 3, 3, 2, 3, 3, 1, 1, 1, 1, 4, 1, 0, 3, 1),     // pads larger than kernel
 		mk(1, 16, 20, 20, 24, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1), // 5x5
+		mk(2, 6, 18, 20, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6),   // depthwise, wide rows
+		mk(1, 4, 33, 37, 4, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 4),   // depthwise s2, wide rows
 	}
 	for range 12 {
 		g := 1 + r.IntN(3)
