@@ -57,6 +57,24 @@ func aInts(v ...int64) graph.Attr { return graph.Attr{Kind: graph.AttrInts, Ints
 
 // cst is a float constant; icst an integer one.
 func cst(shape []int, v ...float64) *graph.Const { return &graph.Const{Shape: shape, V: v} }
+
+// randConst returns a constant of the given shape with values in [−1, 1).
+func randConst(rng *rand.Rand, shape ...int) *graph.Const {
+	c := &graph.Const{Shape: shape}
+	for range graph.NumElements(shape) {
+		c.V = append(c.V, 2*rng.Float64()-1)
+	}
+	return c
+}
+
+// reluOf replaces t's negative values by zero (an input after a ReLU) and
+// returns t.
+func reluOf(t *graph.Tensor) *graph.Tensor {
+	for i, v := range t.Data {
+		t.Data[i] = max(v, 0)
+	}
+	return t
+}
 func icst(v ...int64) *graph.Const {
 	c := &graph.Const{Shape: []int{len(v)}, Int: true}
 	for _, x := range v {

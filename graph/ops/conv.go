@@ -2,7 +2,6 @@ package ops
 
 import (
 	"fmt"
-	"math"
 	"sync"
 
 	"github.com/paneonnx/paneonnx/graph"
@@ -27,8 +26,7 @@ type Conv struct {
 	partsOnce sync.Once
 	parts     []float32 // rows max(W_m, 0), min(W_m, 0) for m = 0, 1, …
 
-	pointwiseOnce [2]sync.Once
-	pointwise     [2][]float32 // see pointwiseWeights
+	pointwise pointwiseWeights
 }
 
 func newConv(s *graph.NodeSpec) (graph.Op, error) {
@@ -221,7 +219,7 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 		if gate != nil {
 			window = &kernels.Window{Lo: gate.Lo, Hi: gate.Hi, Upper: gate.Upper}
 		}
-		kernels.Conv2DBackwardExcPointwise(p, perImage, dy[0].Data, y[0].Data, c.B, c.pointwiseWeights(split), split, !positive, window, x[0].Data, dx[0].Data, top)
+		kernels.Conv2DBackwardExcPointwise(p, perImage, dy[0].Data, y[0].Data, c.B, c.pointwise.get(split, c.W.Shape[1], c.W.Shape[0], func(in, o int) float32 { return c.W.Data[o*c.W.Shape[1]+in] }), split, !positive, window, x[0].Data, dx[0].Data, top)
 		return true, top, nil
 	}
 	if !nonNegative[0] {
@@ -246,31 +244,6 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 	}
 	kernels.Conv2DBackwardExc(p, perImage, dy[0].Data, y[0].Data, c.B, c.parts, !positive, window, x[0].Data, dx[0].Data, top)
 	return true, top, nil
-}
-
-// pointwiseWeights returns the transposed weights of a pointwise
-// convolution that kernels.Conv2DBackwardExcPointwise multiplies by, made on
-// first use: C rows of max(W_m, 0), min(W_m, 0) for m = 0, 1, … (split), or
-// Wᵀ then |W|ᵀ.
-func (c *Conv) pointwiseWeights(split bool) []float32 {
-	k := 0
-	if split {
-		k = 1
-	}
-	c.pointwiseOnce[k].Do(func() {
-		m, ch := c.W.Shape[0], c.W.Shape[1]
-		t := make([]float32, 2*len(c.W.Data))
-		for i, v := range c.W.Data {
-			o, in := i/ch, i%ch
-			if split {
-				t[in*2*m+2*o], t[in*2*m+2*o+1] = max(v, 0), min(v, 0)
-			} else {
-				t[in*m+o], t[len(c.W.Data)+in*m+o] = v, float32(math.Abs(float64(v)))
-			}
-		}
-		c.pointwise[k] = t
-	})
-	return c.pointwise[k]
 }
 
 // Offset implements graph.Backprop: the bias, broadcast over the output.

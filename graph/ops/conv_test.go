@@ -14,19 +14,7 @@ import (
 func TestConvGeneric(t *testing.T) {
 	rng := rand.New(rand.NewSource(11))
 	x := func(shape ...int) *graph.Tensor { return randT(rng, 1, 0, nil, shape...) }
-	w := func(shape ...int) *graph.Const {
-		c := &graph.Const{Shape: shape}
-		for range graph.NumElements(shape) {
-			c.V = append(c.V, 2*rng.Float64()-1)
-		}
-		return c
-	}
-	relu := func(t *graph.Tensor) *graph.Tensor {
-		for i, v := range t.Data {
-			t.Data[i] = max(v, 0)
-		}
-		return t
-	}
+	w := func(shape ...int) *graph.Const { return randConst(rng, shape...) }
 	attrs := func(kv ...any) map[string]graph.Attr {
 		m := map[string]graph.Attr{}
 		for i := 0; i < len(kv); i += 2 {
@@ -45,13 +33,13 @@ func TestConvGeneric(t *testing.T) {
 	}{
 		{"3x3 same", opCase{spec: spec("Conv", 13, attrs("pads", []int64{1, 1, 1, 1}), "x", w(4, 3, 3, 3), w(4)), in: []*graph.Tensor{x(2, 3, 5, 6)}}},
 		{"pointwise", opCase{spec: spec("Conv", 13, nil, "x", w(5, 3, 1, 1), w(5)), in: []*graph.Tensor{x(2, 3, 4, 5)}}},
-		{"pointwise after a ReLU", opCase{spec: spec("Conv", 13, nil, "x", w(4, 3, 1, 1), w(4)), in: []*graph.Tensor{relu(x(2, 3, 3, 5))}}},
+		{"pointwise after a ReLU", opCase{spec: spec("Conv", 13, nil, "x", w(4, 3, 1, 1), w(4)), in: []*graph.Tensor{reluOf(x(2, 3, 3, 5))}}},
 		{"1x1 stride 2", opCase{spec: spec("Conv", 13, attrs("strides", []int64{2, 2}), "x", w(3, 2, 1, 1)), in: []*graph.Tensor{x(2, 2, 5, 4)}}},
 		{"3x3 stride 2", opCase{spec: spec("Conv", 13, attrs("strides", []int64{2, 2}, "pads", []int64{1, 0, 1, 1}), "x", w(2, 3, 3, 3), w(2)), in: []*graph.Tensor{x(2, 3, 6, 5)}}},
 		{"grouped", opCase{spec: spec("Conv", 13, attrs("group", 2, "pads", []int64{1, 1, 1, 1}), "x", w(4, 2, 3, 3)), in: []*graph.Tensor{x(2, 4, 4, 4)}}},
 		{"depthwise stride 2", opCase{spec: spec("Conv", 13, attrs("group", 3, "strides", []int64{2, 2}, "pads", []int64{0, 0, 1, 1}), "x", w(3, 1, 3, 3), w(3)), in: []*graph.Tensor{x(2, 3, 6, 6)}}},
-		{"input after a ReLU", opCase{spec: spec("Conv", 13, attrs("pads", []int64{1, 1, 1, 1}), "x", w(3, 2, 3, 3), w(3)), in: []*graph.Tensor{relu(x(2, 2, 4, 5))}}},
-		{"depthwise after a ReLU", opCase{spec: spec("Conv", 13, attrs("group", 3, "pads", []int64{1, 0, 1, 1}), "x", w(3, 1, 3, 3), w(3)), in: []*graph.Tensor{relu(x(2, 3, 5, 4))}}},
+		{"input after a ReLU", opCase{spec: spec("Conv", 13, attrs("pads", []int64{1, 1, 1, 1}), "x", w(3, 2, 3, 3), w(3)), in: []*graph.Tensor{reluOf(x(2, 2, 4, 5))}}},
+		{"depthwise after a ReLU", opCase{spec: spec("Conv", 13, attrs("group", 3, "pads", []int64{1, 0, 1, 1}), "x", w(3, 1, 3, 3), w(3)), in: []*graph.Tensor{reluOf(x(2, 3, 5, 4))}}},
 		{"1-D dilated", opCase{spec: spec("Conv", 13, attrs("dilations", []int64{2}), "x", w(2, 2, 3)), in: []*graph.Tensor{x(2, 2, 9)}}},
 	} {
 		t.Run(c.name, func(t *testing.T) { checkOp(t, c.c) })

@@ -29,6 +29,8 @@ type Gemm struct {
 
 	absOnce sync.Once
 	absB    []float32
+
+	pointwise pointwiseWeights
 }
 
 func newGemm(s *graph.NodeSpec) (graph.Op, error) {
@@ -218,6 +220,52 @@ func (g *Gemm) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
 	}
 	kernels.Sgemm(false, true, rows, k, n, alpha, dy[0].Data, n, b, n, 1, dx[0].Data, k)
 	return nil
+}
+
+// BackwardExc implements graph.ExcBackprop for a matrix data operand (a
+// classifier): each row is a 1×1 convolution of K channels into N, whose
+// excitation product runs on the same kernel, skipping the outputs with no
+// vector (a classifier seeded at one logit has one). It does not apply
+// when C varies by row.
+func (g *Gemm) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool, gate *graph.Window) (bool, []uint32, error) {
+	if dy[0] == nil || dx[0] == nil || g.TransA || len(x[0].Shape) != 2 || x[0].Batch() == 0 {
+		return false, nil, nil
+	}
+	bias, ok := g.columnOffset()
+	if !ok {
+		return false, nil, nil
+	}
+	k, n := g.B.Shape[0], g.B.Shape[1]
+	rows := dy[0].Shape[0]
+	p := kernels.ConvParams{N: rows, C: k, H: 1, W: 1, M: n, KH: 1, KW: 1, OH: 1, OW: 1}
+	split := nonNegative[0]
+	weights := g.pointwise.get(split, k, n, func(in, o int) float32 { return g.Alpha * g.B.Data[in*n+o] })
+	var window *kernels.Window
+	if gate != nil {
+		window = &kernels.Window{Lo: gate.Lo, Hi: gate.Hi, Upper: gate.Upper}
+	}
+	top := make([]uint32, rows)
+	kernels.Conv2DBackwardExcPointwise(p, rows/x[0].Batch(), dy[0].Data, y[0].Data, bias, weights, split, !positive, window, x[0].Data, dx[0].Data, top)
+	return true, top, nil
+}
+
+// columnOffset returns beta·C as one value per output column (nil when
+// there is no C) and true, or false when C varies by row.
+func (g *Gemm) columnOffset() ([]float32, bool) {
+	n := g.B.Shape[1]
+	switch {
+	case g.C == nil:
+		return nil, true
+	case len(g.cShape) == 2 && g.cShape[0] != 1:
+		return nil, false
+	case g.cShapeCols() == n:
+		return g.C[:n], true
+	}
+	c := make([]float32, n) // a scalar, broadcast
+	for j := range c {
+		c[j] = g.C[0]
+	}
+	return c, true
 }
 
 // Offset implements graph.Backprop: beta·C broadcast to the output.
