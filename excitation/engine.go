@@ -429,15 +429,15 @@ func (w *walk) excProduct(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy [
 	return out, true, nil
 }
 
-// gate returns the window of the node making n's input when n's product
-// can take in that node's product: the input's vector is then n's product
-// alone, and nobody reads it.
-func (w *walk) gate(n *graph.Node) *graph.Window {
-	window, ok := w.l.gates[n]
+// gate returns the product of the node making n's input when n's product
+// can take it in: the input's vector is then n's product alone, and nobody
+// reads it.
+func (w *walk) gate(n *graph.Node) *graph.Gate {
+	g, ok := w.l.gates[n]
 	if !ok || w.keep[n.Inputs[0]] || n.Inputs[0] == w.req.SeedTensor {
 		return nil
 	}
-	return &window
+	return &graph.Gate{Window: g.window, Input: w.l.Acts[g.input]}
 }
 
 // passGated moves the vector at the output of a window node whose consumer

@@ -28,8 +28,14 @@ type Lowered struct {
 	nonNeg   map[string]bool
 
 	// gates holds, for a node whose one input is made by a
-	// graph.WindowBackprop node with no other consumer, that node's window.
-	gates map[*graph.Node]graph.Window
+	// graph.WindowBackprop node with no other consumer, that node's window
+	// and input.
+	gates map[*graph.Node]gateSpec
+}
+
+type gateSpec struct {
+	window graph.Window
+	input  string
 }
 
 type lowNode struct {
@@ -72,22 +78,22 @@ func Lower(g *graph.Graph, acts graph.Activations) (*Lowered, error) {
 // gates finds the nodes whose one input is made by a graph.WindowBackprop
 // node that no other node reads, with that node's window: an excitation
 // product at such a node can take in the window node's product.
-func gates(g *graph.Graph) map[*graph.Node]graph.Window {
+func gates(g *graph.Graph) map[*graph.Node]gateSpec {
 	readers := map[string]int{}
 	for _, n := range g.Nodes {
 		for _, in := range n.Inputs {
 			readers[in]++
 		}
 	}
-	windows := map[string]graph.Window{}
+	windows := map[string]gateSpec{}
 	for _, n := range g.Nodes {
 		if wb, ok := n.Op.(graph.WindowBackprop); ok && len(n.Inputs) == 1 && len(n.Outputs) == 1 {
 			if w, ok := wb.OutputWindow(); ok {
-				windows[n.Outputs[0]] = w
+				windows[n.Outputs[0]] = gateSpec{w, n.Inputs[0]}
 			}
 		}
 	}
-	out := map[*graph.Node]graph.Window{}
+	out := map[*graph.Node]gateSpec{}
 	for _, n := range g.Nodes {
 		if len(n.Inputs) != 1 || readers[n.Inputs[0]] != 1 {
 			continue

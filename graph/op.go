@@ -102,13 +102,25 @@ type ChannelOffsetter interface {
 // reports false, leaving dx unspecified, when it does not apply to these
 // tensors. Output signs are sign(y − c) with +1 where y = c. nonNegative[i]
 // reports that x[i] has no element below zero. A non-nil gate asks for
-// dx[0] to be zeroed, too, wherever x[0] lies outside it: the product of the
-// WindowBackprop node that made x[0], taken in while dx is in cache. top,
+// dx[0] to be zeroed, too, wherever x[0] lies outside gate.Window: the
+// product of the WindowBackprop node that made x[0], taken in while dx is
+// in cache. top,
 // when not nil, holds for each row of dx[0] the largest bit pattern of
 // |dx[0]| (its bits with the sign cleared, which order like the
 // magnitudes), found while dx was in cache: the engine then need not scan.
 type ExcBackprop interface {
-	BackwardExc(positive bool, x, y, dy, dx []*Tensor, nonNegative []bool, gate *Window) (ok bool, top []uint32, err error)
+	BackwardExc(positive bool, x, y, dy, dx []*Tensor, nonNegative []bool, gate *Gate) (ok bool, top []uint32, err error)
+}
+
+// Gate is the product of a WindowBackprop node, taken in by the product of
+// its one consumer. Input is the window node's input: the window gives the
+// same mask on it as on x[0], also combined with x[0] > 0 (the window keeps
+// each value it contains unchanged), and a product that reads x[0] only
+// through such masks may read Input instead, which the node before has
+// just read.
+type Gate struct {
+	Window
+	Input *Tensor
 }
 
 // Window is a set of values: the open interval (Lo, Hi), or (Lo, ∞) when
@@ -124,6 +136,8 @@ func (w Window) Contains(v float32) bool { return w.Lo < v && (!w.Upper || v < w
 // WindowBackprop is optionally implemented by a one-input element-wise
 // Backprop whose product, in every mode, keeps dy where its output lies in
 // a window and zeroes it elsewhere (ReLU, Clip): dx = dy·1[y ∈ window].
+// The node must keep the values inside the window unchanged and map every
+// other one outside it, so that the window gives the same mask on its input.
 // OutputWindow returns that window and true, or false when the node's
 // product has no such form.
 type WindowBackprop interface {

@@ -59,6 +59,13 @@ type Window struct {
 	Upper  bool
 }
 
+// Gate narrows the mask of an excitation product: dx is also zeroed
+// wherever On (x's layout) lies outside Window.
+type Gate struct {
+	Window
+	On []float32
+}
+
 // inputMask zeroes a backward product wherever the forward input x lies
 // outside the window, and raises top (when not nil) to the largest bit
 // pattern of |dx| it leaves.

@@ -18,7 +18,9 @@ import "sync/atomic"
 // sign costs one product.
 //
 // The mask 1[x > 0] is the zero Window; a narrower window (lo < x < hi,
-// lo ≥ 0) takes in the product of a Clip or ReLU that makes x.
+// lo ≥ 0) takes in the product of a Clip or ReLU that makes x. x is read
+// only through the mask: any tensor that gives the same mask will do (the
+// Clip's or ReLU's input, which the product before has just read).
 //
 // dy and dx have p.N rows; rows r·perImage … (r+1)·perImage − 1 belong to
 // image r of x ([N/perImage][C][H][W]) and y ([N/perImage][M][OH][OW]). bias
@@ -183,14 +185,14 @@ const pointwiseBlockFloats = 1 << 16
 // with v± the parts of v where y − bias ≥ 0 and < 0; weights holds C rows
 // of 2M: max(W_m, 0), min(W_m, 0) for m = 0, 1, ….
 //
-// Either way dx is also zeroed wherever x lies outside gate, when gate is
-// not nil. The weights are transposed so that the products read their rows
+// Either way, when gate is not nil, dx is also zeroed wherever gate.On lies
+// outside gate.Window; with split true, x is then not read. The weights are transposed so that the products read their rows
 // contiguously. dy and dx have p.N rows; rows r·perImage … (r+1)·perImage − 1
 // belong to image r of x ([N/perImage][C][H][W]) and y
 // ([N/perImage][M][H][W]). bias may be nil (zeros). top, when not nil,
 // receives for every row of dx the largest bit pattern of |dx| (MaxAbsBits).
 // It panics if p is not pointwise or a slice is short.
-func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights []float32, split, negative bool, gate *Window, x, dx []float32, top []uint32) {
+func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights []float32, split, negative bool, gate *Gate, x, dx []float32, top []uint32) {
 	p = p.normalized()
 	if !p.Pointwise() || perImage < 1 || p.N%perImage != 0 {
 		panic("kernels.Conv2DBackwardExcPointwise: needs a pointwise convolution and whole images")
@@ -255,14 +257,17 @@ func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights
 		xr, dxr := x[img*p.C*plane:][:p.C*plane], dx[r*p.C*plane:][:p.C*plane]
 		var rowTop atomic.Uint32
 		var mask *inputMask
+		var on []float32
+		if gate != nil {
+			on = gate.On[img*p.C*plane:][:p.C*plane]
+		}
 		switch {
+		case split && gate != nil:
+			mask = &inputMask{x: on, window: Window{Lo: max(gate.Lo, 0), Hi: gate.Hi, Upper: gate.Upper}}
 		case split:
 			mask = &inputMask{x: xr} // x > 0
-			if gate != nil {
-				mask.window = Window{Lo: max(gate.Lo, 0), Hi: gate.Hi, Upper: gate.Upper}
-			}
 		case gate != nil:
-			mask = &inputMask{x: xr, window: *gate}
+			mask = &inputMask{x: on, window: gate.Window}
 		}
 		if mask != nil && top != nil {
 			mask.top = &rowTop

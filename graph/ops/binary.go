@@ -322,7 +322,7 @@ func (a *Arith) BackwardSet(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error
 // operands whose term is non-zero with the sign of y_j (+ at 0), Exc− to
 // those of the opposite sign: one pass per operand instead of two products
 // with their sign and combination passes.
-func (a *Arith) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, _ []bool, gate *graph.Window) (bool, []uint32, error) {
+func (a *Arith) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, _ []bool, gate *graph.Gate) (bool, []uint32, error) {
 	if gate != nil {
 		return false, nil, nil
 	}

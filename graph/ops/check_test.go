@@ -266,7 +266,8 @@ func nonNegative(x []*graph.Tensor) []bool {
 // where it applies, with Exc±ᵀ·dy built from the definitions (SPEC §5.2):
 // Exc+_jk = A_jk where the term z_jk = A_jk·x_k is non-zero and has the sign
 // of y_j − c_j (+ at 0), Exc−_jk = A_jk where it has the opposite sign,
-// then with a gate on x[0] (zero outside it). dx starts as NaN
+// then with a gate on x[0] (zero outside it; its input differs from x[0]
+// outside the window, as a Clip's would). dx starts as NaN
 // (BackwardExc overwrites it); dy has two seeds per image.
 func checkExc(t *testing.T, eb graph.ExcBackprop, bp graph.Backprop, x, y []*graph.Tensor, coef dense) {
 	t.Helper()
@@ -288,10 +289,14 @@ func checkExc(t *testing.T, eb graph.ExcBackprop, bp graph.Backprop, x, y []*gra
 		dy[o] = randT(rng, 1, 0, nil, withSeeds(y[o].Shape, s)...)
 	}
 	for _, tc := range []struct {
-		gate     *graph.Window
+		window   *graph.Window
 		positive bool
 	}{{nil, true}, {nil, false}, {&graph.Window{Lo: -0.3, Hi: 0.6, Upper: true}, true}, {&graph.Window{Lo: 0.2}, false}} {
-		gate, positive := tc.gate, tc.positive
+		var gate *graph.Gate
+		if tc.window != nil {
+			gate = &graph.Gate{Window: *tc.window, Input: gateInput(x[0], *tc.window)}
+		}
+		positive := tc.positive
 		dx := make([]*graph.Tensor, len(x))
 		for i := range x {
 			dx[i] = graph.New(withSeeds(x[i].Shape, s)...)
@@ -357,6 +362,22 @@ func checkExc(t *testing.T, eb graph.ExcBackprop, bp graph.Backprop, x, y []*gra
 			col += x[i].Len()
 		}
 	}
+}
+
+// gateInput returns an input of a window node that makes x: x inside the
+// window, pushed further out elsewhere.
+func gateInput(x *graph.Tensor, w graph.Window) *graph.Tensor {
+	in := x.Clone()
+	for k, v := range in.Data {
+		switch {
+		case w.Contains(v):
+		case v <= w.Lo:
+			in.Data[k] = w.Lo - 1 - float32(math.Abs(float64(v)))
+		default:
+			in.Data[k] = w.Hi + 1 + float32(math.Abs(float64(v)))
+		}
+	}
+	return in
 }
 
 // checkFD compares the Grad matrix with central finite differences.

@@ -201,8 +201,9 @@ func (c *Conv) abs() []float32 {
 // generic one where the input has both signs (the expansion after a linear
 // bottleneck), made block by block of positions while in cache.
 //
-// Both narrow their input mask to the gate while dx is in cache.
-func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool, gate *graph.Window) (bool, []uint32, error) {
+// Both narrow their input mask to the gate while dx is in cache, reading
+// the gate's input where they read x only through masks.
+func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool, gate *graph.Gate) (bool, []uint32, error) {
 	if dy[0] == nil || dx[0] == nil || x[0].Batch() == 0 {
 		return false, nil, nil
 	}
@@ -215,11 +216,8 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 	perImage := dx[0].Shape[0] / x[0].Batch()
 	if p.Pointwise() {
 		split := nonNegative[0]
-		var window *kernels.Window
-		if gate != nil {
-			window = &kernels.Window{Lo: gate.Lo, Hi: gate.Hi, Upper: gate.Upper}
-		}
-		kernels.Conv2DBackwardExcPointwise(p, perImage, dy[0].Data, y[0].Data, c.B, c.pointwise.get(split, c.W.Shape[1], c.W.Shape[0], func(in, o int) float32 { return c.W.Data[o*c.W.Shape[1]+in] }), split, !positive, window, x[0].Data, dx[0].Data, top)
+		weights := c.pointwise.get(split, c.W.Shape[1], c.W.Shape[0], func(in, o int) float32 { return c.W.Data[o*c.W.Shape[1]+in] })
+		kernels.Conv2DBackwardExcPointwise(p, perImage, dy[0].Data, y[0].Data, c.B, weights, split, !positive, kernelGate(gate), x[0].Data, dx[0].Data, top)
 		return true, top, nil
 	}
 	if !nonNegative[0] {
@@ -234,6 +232,7 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 		}
 	})
 	var window kernels.Window // x > 0
+	mask := x[0].Data
 	if gate != nil {
 		// The input has no negative value: a window reaching below zero
 		// keeps what x > 0 keeps there.
@@ -241,9 +240,18 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 		if window.Lo < 0 {
 			window.Lo = 0
 		}
+		mask = gate.Input.Data
 	}
-	kernels.Conv2DBackwardExc(p, perImage, dy[0].Data, y[0].Data, c.B, c.parts, !positive, window, x[0].Data, dx[0].Data, top)
+	kernels.Conv2DBackwardExc(p, perImage, dy[0].Data, y[0].Data, c.B, c.parts, !positive, window, mask, dx[0].Data, top)
 	return true, top, nil
+}
+
+// kernelGate returns gate in the kernels' terms (nil for nil).
+func kernelGate(gate *graph.Gate) *kernels.Gate {
+	if gate == nil {
+		return nil
+	}
+	return &kernels.Gate{Window: kernels.Window{Lo: gate.Lo, Hi: gate.Hi, Upper: gate.Upper}, On: gate.Input.Data}
 }
 
 // Offset implements graph.Backprop: the bias, broadcast over the output.

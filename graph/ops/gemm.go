@@ -227,7 +227,7 @@ func (g *Gemm) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) error {
 // excitation product runs on the same kernel, skipping the outputs with no
 // vector (a classifier seeded at one logit has one). It does not apply
 // when C varies by row.
-func (g *Gemm) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool, gate *graph.Window) (bool, []uint32, error) {
+func (g *Gemm) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool, gate *graph.Gate) (bool, []uint32, error) {
 	if dy[0] == nil || dx[0] == nil || g.TransA || len(x[0].Shape) != 2 || x[0].Batch() == 0 {
 		return false, nil, nil
 	}
@@ -240,12 +240,8 @@ func (g *Gemm) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 	p := kernels.ConvParams{N: rows, C: k, H: 1, W: 1, M: n, KH: 1, KW: 1, OH: 1, OW: 1}
 	split := nonNegative[0]
 	weights := g.pointwise.get(split, k, n, func(in, o int) float32 { return g.Alpha * g.B.Data[in*n+o] })
-	var window *kernels.Window
-	if gate != nil {
-		window = &kernels.Window{Lo: gate.Lo, Hi: gate.Hi, Upper: gate.Upper}
-	}
 	top := make([]uint32, rows)
-	kernels.Conv2DBackwardExcPointwise(p, rows/x[0].Batch(), dy[0].Data, y[0].Data, bias, weights, split, !positive, window, x[0].Data, dx[0].Data, top)
+	kernels.Conv2DBackwardExcPointwise(p, rows/x[0].Batch(), dy[0].Data, y[0].Data, bias, weights, split, !positive, kernelGate(gate), x[0].Data, dx[0].Data, top)
 	return true, top, nil
 }
 
