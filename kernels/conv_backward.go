@@ -106,9 +106,9 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 				panic(fmt.Sprintf("kernels: weight row %d is outside w (%d elements)", r, len(w)))
 			}
 		}
-		if cg == 1 || p.StrideH != 1 || p.StrideW != 1 {
-			// Only unit-stride paths read mapped rows in place (the others
-			// walk the weights one output channel per step): gather them.
+		if cg == 1 {
+			// The one-channel paths walk the weights one output channel
+			// per step: gather the mapped rows.
 			row := cg * taps
 			gp := getFloats(p.M * row)
 			defer putFloats(gp)
@@ -175,7 +175,7 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 		// col2im beats gathering the weights per phase.
 		forEachGroup(p.N, p.Group, 2*wPer*outPlane, func(n, g, workers int, s *scratch) {
 			dyg, wg, dxg, _, _ := group(n, g, s)
-			backwardCol2im(&p, dyg, wg, set, maskOf(n, g), dxg, workers, s)
+			backwardCol2im(&p, dyg, wg, rows, set, maskOf(n, g), dxg, workers, s)
 		})
 		return
 	}
@@ -216,11 +216,17 @@ func rowRuns(rows []int, rowLen, span int) (starts, jumps []int) {
 // backwardCol2im adds the data gradient of one group of one image to dxg as
 // col = wgᵀ·dyg (rows (c, kh, kw), one column per output position) followed
 // by scattering col back onto the input positions, then zeroes it outside
-// mask's window (when mask is not nil).
-func backwardCol2im(p *ConvParams, dyg, wg []float32, set bool, mask *inputMask, dxg []float32, workers int, s *scratch) {
+// mask's window (when mask is not nil). Output channel m uses weight row
+// wRows[m] of wg when wRows is not nil.
+func backwardCol2im(p *ConvParams, dyg, wg []float32, wRows []int, set bool, mask *inputMask, dxg []float32, workers int, s *scratch) {
 	cg, mg, taps := p.C/p.Group, p.M/p.Group, p.KH*p.KW
 	rows, cols := cg*taps, p.OH*p.OW
 	a := matA{data: wg, ld: rows, trans: true}
+	if wRows != nil {
+		// Column p of Aᵀ is weight row wRows[p], read in place.
+		a.run = 1
+		a.starts, a.jumps = rowRuns(wRows[:mg], rows, rows)
+	}
 	offsP := getInts(mg)
 	offs := *offsP
 	for m := range offs {

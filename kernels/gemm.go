@@ -64,9 +64,12 @@ const (
 // depth is made of runs of run contiguous elements each followed by skip
 // unused ones: A(i,p) = data[i*ld + (p/run)·(run+skip) + p%run].
 // Column-major (trans true): A(i,p) = data[p*ld + i].
-// With starts (row-major, run > 0), run r begins starts[r] elements into
-// the row instead, and jumps[r] = starts[r+1] − starts[r] − run is the gap
-// the tile kernels skip after it: any sequence of runs, in any order.
+// With starts (run > 0), run r begins starts[r] elements into the row
+// instead (row-major), or at data[starts[r] + i] (column-major: run r
+// covers A(i, p) = data[starts[p/run] + (p%run)·ld + i]), and jumps[r] =
+// starts[r+1] − starts[r] − run·step (step 1 row-major, ld column-major)
+// is the gap the tile kernels skip after it: any sequence of runs, in any
+// order.
 type matA struct {
 	data          []float32
 	ld            int
@@ -79,6 +82,8 @@ type matA struct {
 // must be a multiple of run.
 func (a *matA) index(i, p int) int {
 	switch {
+	case a.starts != nil && a.trans:
+		return a.starts[p/a.run] + i
 	case a.starts != nil:
 		return i*a.ld + a.starts[p/a.run]
 	case a.trans:
