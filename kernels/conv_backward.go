@@ -267,15 +267,21 @@ func col2imRange(p *ConvParams, col []float32, set bool, mask *inputMask, dxg []
 // col2imTap adds src[oh][ow] (OH×OW) to dst[oh·StrideH + dh][ow·StrideW + dw]
 // wherever that lies inside the H×W plane dst.
 func col2imTap(p *ConvParams, dst, src []float32, dh, dw int) {
+	col2imTapRows(p, dst, src, 0, p.OH, dh, dw)
+}
+
+// col2imTapRows is col2imTap for output rows [oh0, oh1) only, src holding
+// those rows.
+func col2imTapRows(p *ConvParams, dst, src []float32, oh0, oh1, dh, dw int) {
 	sh, sw := p.StrideH, p.StrideW
 	owLo := max(0, floorDiv(-dw+sw-1, sw))
 	owHi := min(p.OW, floorDiv(p.W-1-dw, sw)+1)
-	ohLo := max(0, floorDiv(-dh+sh-1, sh))
-	ohHi := min(p.OH, floorDiv(p.H-1-dh, sh)+1)
+	ohLo := max(oh0, floorDiv(-dh+sh-1, sh))
+	ohHi := min(oh1, floorDiv(p.H-1-dh, sh)+1)
 	if owLo >= owHi || ohLo >= ohHi {
 		return
 	}
-	scatterPlane(dst[(ohLo*sh+dh)*p.W+owLo*sw+dw:], ohHi-ohLo, owHi-owLo, sh*p.W, sw, src[ohLo*p.OW+owLo:], p.OW, true)
+	scatterPlane(dst[(ohLo*sh+dh)*p.W+owLo*sw+dw:], ohHi-ohLo, owHi-owLo, sh*p.W, sw, src[(ohLo-oh0)*p.OW+owLo:], p.OW, true)
 }
 
 // backwardPhase is the implicit GEMM of one output stride phase.

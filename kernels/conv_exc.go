@@ -342,3 +342,112 @@ func blockProduct(kern *tileKernels, i0, rows, n int, live []bool, aT []float32,
 	}
 	gemmBlock(kern, i0, rows, n, len(starts), &a, v, offs, c, ldc, false, nil)
 }
+
+// colsBlockFloats bounds the columns of one block of output rows in
+// Conv2DBackwardExcCols: the block's signed vector and both products'
+// columns stay in L2.
+const colsBlockFloats = 1 << 16
+
+// Conv2DBackwardExcCols stores in dx the excitation product of a
+// convolution with one group whose input x may have either sign (a first
+// layer, on an image):
+//
+//	dx = ½·1[x ≠ 0]·(Aᵀv ± sign(x)·|A|ᵀ(s⊙v))
+//
+// with v = dy, s = sign(y − bias) (+1 where y = bias), + for Exc+ and − for
+// Exc− (negative); absW holds |W|. It works by blocks of output rows: each
+// block's s⊙v, the columns of both products (Wᵀ·v, rows (c, kh, kw), as in
+// col2im) and their scatter onto the input positions are made in cache,
+// into planes of each worker's own that are summed at the end. The two
+// whole products would each write and read back a column matrix KH·KW/
+// (StrideH·StrideW) times the size of dx, and the signs a pass of their own.
+//
+// dy and dx have p.N rows; rows r·perImage … (r+1)·perImage − 1 belong to
+// image r of x ([N/perImage][C][H][W]) and y ([N/perImage][M][OH][OW]). bias
+// may be nil (zeros). top, when not nil, receives for every row of dx the
+// largest bit pattern of |dx| (MaxAbsBits). It panics if p.Group is not 1
+// or a slice is short.
+func Conv2DBackwardExcCols(p ConvParams, perImage int, dy, y, bias, w, absW []float32, negative bool, x, dx []float32, top []uint32) {
+	p = p.normalized()
+	if p.Group != 1 || perImage < 1 || p.N%perImage != 0 {
+		panic("kernels.Conv2DBackwardExcCols: needs one group and whole images")
+	}
+	p.check("Conv2DBackwardExcCols", dx, w, bias, dy)
+	inPer, outPlane, rows := p.C*p.H*p.W, p.OH*p.OW, p.C*p.KH*p.KW
+	if len(absW) < len(w) || len(x)*perImage < p.N*inPer || len(y)*perImage < p.N*p.M*outPlane {
+		panic("kernels.Conv2DBackwardExcCols: absW, x or y is too short")
+	}
+	if top != nil {
+		clear(top[:p.N])
+	}
+	if p.N == 0 || inPer == 0 {
+		return
+	}
+	if p.M == 0 || outPlane == 0 {
+		clear(dx[:p.N*inPer])
+		return
+	}
+	kern := &activeKernels
+	blockRows := min(p.OH, max(1, colsBlockFloats/(max(rows, p.M)*p.OW)))
+	// Contiguous ranges of output rows, one per worker, each scattering
+	// into planes a and b of its own.
+	ranges := min(threads(4*p.M*rows*outPlane), ceilDiv(p.OH, blockRows))
+	chunk := ceilDiv(p.OH, ranges)
+	accP := getFloats(2 * ranges * inPer)
+	defer putFloats(accP)
+	acc := *accP
+	aW, aAbs := matA{data: w, ld: rows, trans: true}, matA{data: absW, ld: rows, trans: true}
+	for r := range p.N {
+		img := r / perImage
+		dyr, yr := dy[r*p.M*outPlane:][:p.M*outPlane], y[img*p.M*outPlane:][:p.M*outPlane]
+		clear(acc)
+		parallelFor(ranges, ranges, func(k int) {
+			a, b := acc[2*k*inPer:][:inPer], acc[(2*k+1)*inPer:][:inPer]
+			n := blockRows * p.OW
+			bufP := getFloats((p.M + 2*rows) * n)
+			defer putFloats(bufP)
+			offsP := getInts(2 * p.M)
+			defer putInts(offsP)
+			offsV, offsS := (*offsP)[:p.M], (*offsP)[p.M:]
+			for oh0 := k * chunk; oh0 < min(p.OH, (k+1)*chunk); oh0 += blockRows {
+				oh1 := min(oh0+blockRows, (k+1)*chunk, p.OH)
+				n := (oh1 - oh0) * p.OW
+				signed, colA, colB := (*bufP)[:p.M*n], (*bufP)[p.M*n:][:rows*n], (*bufP)[(p.M+rows)*n:][:rows*n]
+				for m := range p.M {
+					var c float32
+					if bias != nil {
+						c = bias[m]
+					}
+					offsV[m], offsS[m] = m*outPlane+oh0*p.OW, m*n
+					SignFlip(signed[m*n:][:n], dyr[offsV[m]:][:n], yr[offsV[m]:][:n], c)
+				}
+				gemmBlock(kern, 0, rows, n, p.M, &aW, dyr, offsV, colA, n, false, nil)
+				gemmBlock(kern, 0, rows, n, p.M, &aAbs, signed, offsS, colB, n, false, nil)
+				for c := range p.C {
+					for kh := range p.KH {
+						for kw := range p.KW {
+							row := ((c*p.KH+kh)*p.KW + kw) * n
+							dh, dw := kh*p.DilH-p.PadT, kw*p.DilW-p.PadL
+							col2imTapRows(&p, a[c*p.H*p.W:], colA[row:][:n], oh0, oh1, dh, dw)
+							col2imTapRows(&p, b[c*p.H*p.W:], colB[row:][:n], oh0, oh1, dh, dw)
+						}
+					}
+				}
+			}
+		})
+		a, b := acc[:inPer], acc[inPer:2*inPer]
+		for k := 1; k < ranges; k++ {
+			ak, bk := acc[2*k*inPer:][:inPer], acc[(2*k+1)*inPer:][:inPer]
+			for i := range a {
+				a[i] += ak[i]
+				b[i] += bk[i]
+			}
+		}
+		dxr := dx[r*inPer:][:inPer]
+		copy(dxr, a)
+		m := CombineExc(dxr, b, x[img*inPer:][:inPer], negative)
+		if top != nil {
+			top[r] = m
+		}
+	}
+}

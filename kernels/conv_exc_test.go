@@ -235,3 +235,48 @@ func pointwiseCase(t *testing.T, r *rand.Rand, p ConvParams, perImage int, withB
 		checkTops(t, name, dx, top)
 	}
 }
+
+func TestConv2DBackwardExcCols(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	cases := []ConvParams{{N: 1, C: 3, H: 40, W: 37, M: 20, KH: 7, KW: 7, OH: 20, OW: 19, StrideH: 2, StrideW: 2, PadT: 3, PadL: 3, PadB: 3, PadR: 3}} // a stem, several blocks
+	for _, p := range convCases(r) {
+		if p.Group <= 1 {
+			cases = append(cases, p)
+		}
+	}
+	forEachKernels(t, func(t *testing.T) {
+		for i, p := range cases {
+			perImage := 1 + i%2
+			images := p.N
+			p.N = images * perImage
+			q := p.normalized()
+			x := randSlice(r, images*p.C*p.H*p.W)
+			x[0], x[1] = 0, float32(math.Copysign(0, -1)) // no excitation through ±0
+			w := randSlice(r, p.M*p.C*p.KH*p.KW)
+			absW := make([]float32, len(w))
+			for k, a := range w {
+				absW[k] = float32(math.Abs(float64(a)))
+			}
+			y := randSlice(r, images*p.M*q.OH*q.OW)
+			var bias []float32
+			if i%3 != 0 {
+				bias = randSlice(r, p.M)
+				y[0] = bias[0] // an output exactly at its offset: sign +
+			}
+			v := randSlice(r, p.N*p.M*q.OH*q.OW)
+			_, scalePos := naiveExc(p, perImage, true, v, y, bias, w, x)
+			_, scaleNeg := naiveExc(p, perImage, false, v, y, bias, w, x)
+			for k := range scalePos {
+				scalePos[k] += scaleNeg[k]
+			}
+			for _, positive := range []bool{true, false} {
+				want, _ := naiveExc(p, perImage, positive, v, y, bias, w, x)
+				dx := randSlice(r, len(want)) // overwritten
+				top := make([]uint32, p.N)
+				Conv2DBackwardExcCols(p, perImage, v, y, bias, w, absW, !positive, x, dx, top)
+				checkClose(t, convName(p), dx, want, scalePos, 1e-5)
+				checkTops(t, convName(p), dx, top)
+			}
+		}
+	})
+}

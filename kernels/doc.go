@@ -40,6 +40,9 @@
 //     signed vector, its products (over the block's non-zero channels, with
 //     weights transposed so that rows are read contiguously) and its mask
 //     or combination are made in cache.
+//   - Conv2DBackwardExcCols, the excitation product of a strided first
+//     layer on the image (inputs of both signs), makes both products'
+//     columns and their col2im scatter block by block of output rows.
 //   - Element-wise kernels (ReLU and Clip, the excitation sign work) run
 //     eight lanes at a time with AVX2.
 //

@@ -201,6 +201,10 @@ func (c *Conv) abs() []float32 {
 // generic one where the input has both signs (the expansion after a linear
 // bottleneck), made block by block of positions while in cache.
 //
+// A strided convolution with a large kernel whose input has both signs (a
+// first layer, on the image): the generic form, made block by block of
+// output rows while in cache.
+//
 // Both narrow their input mask to the gate while dx is in cache, reading
 // the gate's input where they read x only through masks.
 func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool, gate *graph.Gate) (bool, []uint32, error) {
@@ -221,7 +225,13 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 		return true, top, nil
 	}
 	if !nonNegative[0] {
-		return false, nil, nil
+		// Worth it where the column matrix is large next to dx (a 7×7
+		// stem, stride 2): a 3×3 one does as well with whole products.
+		if c.Group != 1 || p.KH*p.KW < 4*p.StrideH*p.StrideW || gate != nil {
+			return false, nil, nil
+		}
+		kernels.Conv2DBackwardExcCols(p, perImage, dy[0].Data, y[0].Data, c.B, c.W.Data, c.abs(), !positive, x[0].Data, dx[0].Data, top)
+		return true, top, nil
 	}
 	c.partsOnce.Do(func() {
 		row := len(c.W.Data) / c.W.Shape[0]

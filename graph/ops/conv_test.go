@@ -34,6 +34,7 @@ func TestConvGeneric(t *testing.T) {
 		{"3x3 same", opCase{spec: spec("Conv", 13, attrs("pads", []int64{1, 1, 1, 1}), "x", w(4, 3, 3, 3), w(4)), in: []*graph.Tensor{x(2, 3, 5, 6)}}},
 		{"pointwise", opCase{spec: spec("Conv", 13, nil, "x", w(5, 3, 1, 1), w(5)), in: []*graph.Tensor{x(2, 3, 4, 5)}}},
 		{"pointwise after a ReLU", opCase{spec: spec("Conv", 13, nil, "x", w(4, 3, 1, 1), w(4)), in: []*graph.Tensor{reluOf(x(2, 3, 3, 5))}}},
+		{"stem", opCase{spec: spec("Conv", 13, attrs("strides", []int64{2, 2}, "pads", []int64{3, 3, 3, 3}), "x", w(4, 3, 7, 7), w(4)), in: []*graph.Tensor{x(2, 3, 9, 8)}}},
 		{"1x1 stride 2", opCase{spec: spec("Conv", 13, attrs("strides", []int64{2, 2}), "x", w(3, 2, 1, 1)), in: []*graph.Tensor{x(2, 2, 5, 4)}}},
 		{"3x3 stride 2", opCase{spec: spec("Conv", 13, attrs("strides", []int64{2, 2}, "pads", []int64{1, 0, 1, 1}), "x", w(2, 3, 3, 3), w(2)), in: []*graph.Tensor{x(2, 3, 6, 5)}}},
 		{"grouped", opCase{spec: spec("Conv", 13, attrs("group", 2, "pads", []int64{1, 1, 1, 1}), "x", w(4, 2, 3, 3)), in: []*graph.Tensor{x(2, 4, 4, 4)}}},
