@@ -90,39 +90,42 @@ func raise(top *atomic.Uint32, v uint32) {
 }
 
 // convBackwardData is Conv2DBackwardData (Conv2DBackwardDataSet when set
-// is true) where, when rows is not nil (Group 1 only), output channel m of
-// dy uses weight row rows[m] of w (rows of C·KH·KW elements), read in place,
-// and where hooks, when not nil, make dy and finish dx per group.
+// is true) where, when rows is not nil (Group 1, one image), output channel
+// m is dy plane rows[m] with weight row rows[m] of w (rows of C·KH·KW
+// elements), both read in place, and where hooks, when not nil, make dy and
+// finish dx per group.
 func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []float32, hooks *groupHooks) {
 	p = p.normalized()
 	cg, mg := p.C/p.Group, p.M/p.Group
 	taps := p.KH * p.KW
+	outPlane := p.OH * p.OW
 	if rows != nil {
-		if p.Group != 1 {
-			panic("kernels: a weight row map needs Group 1")
+		if p.Group != 1 || p.N != 1 {
+			panic("kernels: a row map needs Group 1 and one image")
 		}
 		for _, r := range rows[:p.M] {
-			if r < 0 || (r+1)*cg*taps > len(w) {
-				panic(fmt.Sprintf("kernels: weight row %d is outside w (%d elements)", r, len(w)))
+			if r < 0 || (r+1)*cg*taps > len(w) || (r+1)*outPlane > len(dy) {
+				panic(fmt.Sprintf("kernels: row %d is outside w (%d elements) or dy (%d)", r, len(w), len(dy)))
 			}
 		}
 		if cg == 1 {
 			// The one-channel paths walk the weights one output channel
-			// per step: gather the mapped rows.
+			// per step: gather the mapped rows and planes.
 			row := cg * taps
-			gp := getFloats(p.M * row)
+			gp := getFloats(p.M * (row + outPlane))
 			defer putFloats(gp)
-			g := *gp
-			parallelRange(threads(2*len(g)), p.M, len(g), func(m0, m1 int) {
+			g, planes := (*gp)[:p.M*row], (*gp)[p.M*row:]
+			parallelRange(threads(2*len(*gp)), p.M, len(*gp), func(m0, m1 int) {
 				for m := m0; m < m1; m++ {
 					r := rows[m]
 					copy(g[m*row:(m+1)*row], w[r*row:(r+1)*row])
+					copy(planes[m*outPlane:(m+1)*outPlane], dy[r*outPlane:(r+1)*outPlane])
 				}
 			})
-			w, rows = g, nil
+			w, dy, rows = g, planes, nil
 		}
 	}
-	if hooks == nil {
+	if hooks == nil && rows == nil {
 		p.check("Conv2DBackwardData", dx, w, nil, dy)
 	}
 	if p.N == 0 || p.C == 0 {
@@ -134,7 +137,7 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 		}
 		return
 	}
-	inPlane, outPlane := p.H*p.W, p.OH*p.OW
+	inPlane := p.H * p.W
 	wPer := mg * cg * taps
 	// group returns the operands of image n, group g, and the range of dy
 	// planes that may be non-zero.
@@ -144,9 +147,12 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 			wg = w[g*wPer : (g+1)*wPer]
 		}
 		m0, m1 = 0, mg
-		if hooks != nil && hooks.dy != nil {
+		switch {
+		case hooks != nil && hooks.dy != nil:
 			dyg, m0, m1 = hooks.dy(n, g, s)
-		} else {
+		case rows != nil:
+			dyg = dy // planes mapped by rows
+		default:
 			dyg = dy[(n*p.M+g*mg)*outPlane : (n*p.M+(g+1)*mg)*outPlane]
 		}
 		return dyg, wg, dx[(n*p.C+g*cg)*inPlane : (n*p.C+(g+1)*cg)*inPlane], m0, m1
@@ -179,7 +185,7 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 		})
 		return
 	}
-	l := newBackwardLayout(p)
+	l := newBackwardLayout(p, rows)
 	defer l.release()
 	if !weightsInPlace {
 		l.prepareWeights(w)
@@ -231,6 +237,9 @@ func backwardCol2im(p *ConvParams, dyg, wg []float32, wRows []int, set bool, mas
 	offs := *offsP
 	for m := range offs {
 		offs[m] = m * cols
+		if wRows != nil {
+			offs[m] = wRows[m] * cols // dy plane wRows[m] too
+		}
 	}
 	col := s.get(0, rows*cols)
 	gemmOffsets(rows, cols, mg, a, dyg, offs, col, cols, false, nil, workers)
@@ -306,7 +315,8 @@ type backwardLayout struct {
 	p          ConvParams
 	hq, wq     int
 	pt, pl     int
-	inPlace    bool // dy's own planes serve as the padded copy
+	inPlace    bool  // dy's own planes serve as the padded copy
+	planeRows  []int // when not nil, padded plane m is dy plane planeRows[m]
 	chanStride int
 	phases     []backwardPhase
 	weightsP   *[]float32
@@ -325,8 +335,10 @@ func tapShift(t, r, stride, dil, pad int) (int, bool) {
 	return v / stride, true
 }
 
-func newBackwardLayout(p ConvParams) *backwardLayout {
-	l := &backwardLayout{p: p}
+// newBackwardLayout returns the layout of p's data gradient; with
+// planeRows, padded plane m is dy plane planeRows[m].
+func newBackwardLayout(p ConvParams, planeRows []int) *backwardLayout {
+	l := &backwardLayout{p: p, planeRows: planeRows}
 	mg := p.M / p.Group
 	// Shift range over all phases and taps, per dimension.
 	shiftRange := func(stride, dil, pad, k, size int) (lo, hi int) {
@@ -348,7 +360,9 @@ func newBackwardLayout(p ConvParams) *backwardLayout {
 	l.pt, l.pl = eHi, fHi
 	l.hq = ceilDiv(p.H, p.StrideH) + eHi - eLo
 	l.wq = ceilDiv(p.W, p.StrideW) + fHi - fLo
-	l.inPlace = l.pt == 0 && l.pl == 0 && l.wq == p.OW && l.hq <= p.OH
+	// Mapped planes are copied, in order, even where they could serve in
+	// place.
+	l.inPlace = l.pt == 0 && l.pl == 0 && l.wq == p.OW && l.hq <= p.OH && planeRows == nil
 	l.chanStride = l.hq * l.wq
 	if l.inPlace {
 		l.chanStride = p.OH * p.OW
@@ -532,7 +546,11 @@ func (l *backwardLayout) pad(buf, dyg []float32, m0, m1 int) {
 	p := &l.p
 	outPlane := p.OH * p.OW
 	for m := m0; m < m1; m++ {
-		gatherPlane(buf[m*l.chanStride:(m+1)*l.chanStride], l.hq, l.wq, dyg[m*outPlane:(m+1)*outPlane], p.OH, p.OW, 1, 1, -l.pt, -l.pl)
+		from := m
+		if l.planeRows != nil {
+			from = l.planeRows[m]
+		}
+		gatherPlane(buf[m*l.chanStride:(m+1)*l.chanStride], l.hq, l.wq, dyg[from*outPlane:(from+1)*outPlane], p.OH, p.OW, 1, 1, -l.pt, -l.pl)
 	}
 }
 

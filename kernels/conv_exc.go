@@ -74,13 +74,10 @@ func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32,
 		})
 		dxr := dx[r*inPer : (r+1)*inPer]
 		xr := x[img*inPer : (img+1)*inPer]
-		// Keep the non-zero planes, in order, and note their weight rows.
+		// The non-zero planes, each with its weight row.
 		src = src[:0]
 		for s, nz := range nonZero {
 			if nz {
-				if k := len(src); k != s {
-					copy(planes[k*outPlane:(k+1)*outPlane], planes[s*outPlane:(s+1)*outPlane])
-				}
 				src = append(src, s)
 			}
 		}
@@ -93,7 +90,7 @@ func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32,
 		if tops != nil {
 			hooks.tops = tops[r : r+1]
 		}
-		convBackwardData(one, planes[:one.M*outPlane], parts, src, true, dxr, hooks)
+		convBackwardData(one, planes, parts, src, true, dxr, hooks)
 	}
 }
 
