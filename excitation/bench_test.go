@@ -38,7 +38,9 @@ func benchModelDir(b *testing.B, shared, cache string) string {
 // for the gradient and for full PANE with its completeness sums. The four
 // run in turn in every iteration, so that a shared machine's changing load
 // hits all of them alike, and each is reported as its median in ms
-// (forward-ms, iom-ms, grad-ms, full-ms).
+// (forward-ms, iom-ms, grad-ms, full-ms). iom-per-forward is the median of
+// each iteration's iom time over its own forward time: paired in time, it
+// is the ratio least moved by the load drifting between iterations.
 func BenchmarkExplain(b *testing.B) {
 	for _, bm := range benchModels {
 		dir := benchModelDir(b, bm.shared, bm.cache)
@@ -87,6 +89,11 @@ func BenchmarkExplain(b *testing.B) {
 			for i, r := range runs {
 				b.ReportMetric(stats.Median(times[i]), r.unit)
 			}
+			paired := make([]float64, len(times[0]))
+			for k := range paired {
+				paired[k] = times[1][k] / times[0][k]
+			}
+			b.ReportMetric(stats.Median(paired), "iom-per-forward")
 		})
 	}
 }

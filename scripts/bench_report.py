@@ -24,6 +24,9 @@ def parse(path):
             for v, what in re.findall(r"([\d.]+) (\S+)-ms", m.group(4)):
                 if what != "median":
                     res[f"{m.group(1)}/{what}"] = float(v)
+            paired = re.search(r"([\d.]+) iom-per-forward", m.group(4))
+            if paired:
+                res[f"{m.group(1)}/iom-per-forward"] = float(paired.group(1))
     return res
 
 
@@ -35,9 +38,10 @@ torch = json.load(open(os.path.join(out, "torch.json")))["models"]
 models = [("ResNet18", "resnet18", "resnet18"), ("MobileNetV2", "mobilenet_v2_1.0_224_quant", "mobilenet_v2"),
           ("ResNet8", "cifar10_resnet8_mlperf_tiny", "resnet8")]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
-print(f"Machine: {cpu}, {os.cpu_count()} cores. Batch 1, latency in ms (medians; paneonnx's four columns interleaved).\n")
-print("| model | paneonnx forward | ONNX Runtime forward | forward ratio | PyTorch forward | paneonnx explain (iom) | explain / own forward | PyTorch forward+backward | explain / PyTorch f+b | paneonnx grad | paneonnx full PANE |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print(f"Machine: {cpu}, {os.cpu_count()} cores. Batch 1, latency in ms (medians; paneonnx's four columns interleaved;"
+      " the paired ratio is the median of each iteration's explain over its own forward).\n")
+print("| model | paneonnx forward | ONNX Runtime forward | forward ratio | PyTorch forward | paneonnx explain (iom) | explain / own forward | paired | PyTorch forward+backward | explain / PyTorch f+b | paneonnx grad | paneonnx full PANE |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def f(v):
@@ -58,7 +62,9 @@ for name, ortname, tname in models:
         o = ort.get("BenchmarkORT/resnet18")
     t = torch.get(tname, {})
     tf, tfb = t.get("forward_ms"), t.get("forward_backward_ms")
-    print(f"| {name} | {f(fwd)} | {f(o)} | {r(fwd, o)} | {f(tf)} | {f(exc)} | {r(exc, fwd)} | {f(tfb)} | {r(exc, tfb)} | {f(grad)} | {f(full)} |")
+    paired = go.get(f"BenchmarkExplain/{name}/iom-per-forward")
+    pr = "—" if paired is None else f"{paired:.2f}×"
+    print(f"| {name} | {f(fwd)} | {f(o)} | {r(fwd, o)} | {f(tf)} | {f(exc)} | {r(exc, fwd)} | {pr} | {f(tfb)} | {r(exc, tfb)} | {f(grad)} | {f(full)} |")
 
 if cam:
     print("\nCAM baselines, ms per image (forward pass included):\n")
