@@ -62,6 +62,30 @@ func naiveExc(p ConvParams, perImage int, positive bool, v, y, bias, w, x []floa
 	return u, scale
 }
 
+// excOperands returns the forward outputs y of images images, a bias (nil
+// unless withBias, with one output exactly at its offset: sign +) and seed
+// vectors v of p.N rows, at random.
+func excOperands(r *rand.Rand, p ConvParams, images int, withBias bool) (y, bias, v []float32) {
+	q := p.normalized()
+	y = randSlice(r, images*p.M*q.OH*q.OW)
+	if withBias {
+		bias = randSlice(r, p.M)
+		y[0] = bias[0]
+	}
+	return y, bias, randSlice(r, p.N*p.M*q.OH*q.OW)
+}
+
+// excScale is the magnitude of every term of Exc+ and Exc− at each input:
+// the two-product form ½·(Aᵀv ± |A|ᵀ(s⊙v)) rounds relative to all of them.
+func excScale(p ConvParams, perImage int, v, y, bias, w, x []float32) []float64 {
+	_, scale := naiveExc(p, perImage, true, v, y, bias, w, x)
+	_, scaleNeg := naiveExc(p, perImage, false, v, y, bias, w, x)
+	for k := range scale {
+		scale[k] += scaleNeg[k]
+	}
+	return scale
+}
+
 // checkTops checks the per-row largest |dx| bit patterns a kernel reported
 // against a scan of dx.
 func checkTops(t *testing.T, what string, dx []float32, top []uint32) {
@@ -98,13 +122,7 @@ func TestConv2DBackwardExc(t *testing.T) {
 				x[k] = max(x[k], 0) // an input after a ReLU: half zeros
 			}
 			w := randSlice(r, p.M*p.C/p.Group*p.KH*p.KW)
-			y := randSlice(r, images*p.M*p.OH*p.OW)
-			var bias []float32
-			if i%3 != 0 {
-				bias = randSlice(r, p.M)
-				y[0] = bias[0] // an output exactly at its offset: sign +
-			}
-			v := randSlice(r, p.N*p.M*p.OH*p.OW)
+			y, bias, v := excOperands(r, p, images, i%3 != 0)
 			if p.M > 1 {
 				// A channel with no vector and one of a single sign.
 				clear(v[:p.OH*p.OW])
@@ -183,13 +201,7 @@ func pointwiseCase(t *testing.T, r *rand.Rand, p ConvParams, perImage int, withB
 			weights[c*p.M+m], weights[len(w)+c*p.M+m] = a, float32(math.Abs(float64(a)))
 		}
 	}
-	y := randSlice(r, images*p.M*p.H*p.W)
-	var bias []float32
-	if withBias {
-		bias = randSlice(r, p.M)
-		y[0] = bias[0] // an output exactly at its offset: sign +
-	}
-	v := randSlice(r, p.N*p.M*p.H*p.W)
+	y, bias, v := excOperands(r, p, images, withBias)
 	plane := p.H * p.W
 	switch {
 	case p.M > 500:
@@ -201,14 +213,7 @@ func pointwiseCase(t *testing.T, r *rand.Rand, p ConvParams, perImage int, withB
 		clear(v[:plane])
 		clear(v[2*plane : 3*plane])
 	}
-	// The form ½·(Aᵀv ± |A|ᵀ(s⊙v)) rounds relative to every term, those of
-	// Exc+ and of Exc− alike.
-	_, scalePos := naiveExc(p, perImage, true, v, y, bias, w, x)
-	_, scaleNeg := naiveExc(p, perImage, false, v, y, bias, w, x)
-	scale := make([]float64, len(scalePos))
-	for k := range scale {
-		scale[k] = scalePos[k] + scaleNeg[k]
-	}
+	scale := excScale(p, perImage, v, y, bias, w, x)
 	var gate *Gate
 	if withGate {
 		gate = &Gate{Window: Window{Lo: -0.5, Hi: 0.4, Upper: true}, On: append([]float32(nil), x...)}
@@ -249,7 +254,6 @@ func TestConv2DBackwardExcCols(t *testing.T) {
 			perImage := 1 + i%2
 			images := p.N
 			p.N = images * perImage
-			q := p.normalized()
 			x := randSlice(r, images*p.C*p.H*p.W)
 			x[0], x[1] = 0, float32(math.Copysign(0, -1)) // no excitation through ±0
 			w := randSlice(r, p.M*p.C*p.KH*p.KW)
@@ -257,24 +261,14 @@ func TestConv2DBackwardExcCols(t *testing.T) {
 			for k, a := range w {
 				absW[k] = float32(math.Abs(float64(a)))
 			}
-			y := randSlice(r, images*p.M*q.OH*q.OW)
-			var bias []float32
-			if i%3 != 0 {
-				bias = randSlice(r, p.M)
-				y[0] = bias[0] // an output exactly at its offset: sign +
-			}
-			v := randSlice(r, p.N*p.M*q.OH*q.OW)
-			_, scalePos := naiveExc(p, perImage, true, v, y, bias, w, x)
-			_, scaleNeg := naiveExc(p, perImage, false, v, y, bias, w, x)
-			for k := range scalePos {
-				scalePos[k] += scaleNeg[k]
-			}
+			y, bias, v := excOperands(r, p, images, i%3 != 0)
+			scale := excScale(p, perImage, v, y, bias, w, x)
 			for _, positive := range []bool{true, false} {
 				want, _ := naiveExc(p, perImage, positive, v, y, bias, w, x)
 				dx := randSlice(r, len(want)) // overwritten
 				top := make([]uint32, p.N)
 				Conv2DBackwardExcCols(p, perImage, v, y, bias, w, absW, !positive, x, dx, top)
-				checkClose(t, convName(p), dx, want, scalePos, 1e-5)
+				checkClose(t, convName(p), dx, want, scale, 1e-5)
 				checkTops(t, convName(p), dx, top)
 			}
 		}
