@@ -269,27 +269,33 @@ func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights
 		if mask != nil && top != nil {
 			mask.top = &rowTop
 		}
+		var sharedRows *liveRows
 		if shared != nil {
 			parallelRange(workers, p.M, vecRows*plane, func(m0, m1 int) { fill(shared, sharedLive, dyr, yr, plane, 0, plane, m0, m1) })
+			sharedRows = newLiveRows(sharedLive, plane, plane)
+			defer sharedRows.release()
 		}
 		parallelFor(workers, colBlocks*rowBlocks, func(t int) {
 			j0, i0 := t/rowBlocks*cols, t%rowBlocks*rowsPer
 			n, rows := min(plane-j0, cols), min(p.C-i0, rowsPer)
 			bufP := getFloats(vecRows*cols + rows*n)
 			defer putFloats(bufP)
-			vec, ld, live, b := (*bufP)[:vecRows*cols], cols, sharedLive, (*bufP)[vecRows*cols:]
+			vec, lr, b := (*bufP)[:vecRows*cols], sharedRows, (*bufP)[vecRows*cols:]
 			if shared != nil {
-				vec, ld = shared[j0:], plane
+				vec = shared[j0:]
 			} else {
-				live = make([]bool, vecRows)
+				live := make([]bool, vecRows)
 				fill(vec, live, dyr, yr, cols, j0, n, 0, p.M)
+				// v's rows are plane apart, those of the block's vector cols.
+				lr = newLiveRows(live, plane, cols)
+				defer lr.release()
 			}
 			dxb := dxr[i0*plane+j0:]
 			if split {
-				blockProduct(kern, i0, rows, n, live, weights, vecRows, vec, ld, dxb, plane)
+				lr.product(kern, i0, rows, n, weights, vecRows, vec, lr.offsVec, dxb, plane)
 			} else {
-				blockProduct(kern, i0, rows, n, live, weights[:p.M*p.C], p.M, dyr[j0:], plane, dxb, plane)
-				blockProduct(kern, i0, rows, n, live, weights[p.M*p.C:], p.M, vec, ld, b, n)
+				lr.product(kern, i0, rows, n, weights[:p.M*p.C], p.M, dyr[j0:], lr.offsV, dxb, plane)
+				lr.product(kern, i0, rows, n, weights[p.M*p.C:], p.M, vec, lr.offsVec, b, n)
 			}
 			for i := range rows {
 				c := (i0 + i) * plane
@@ -310,34 +316,53 @@ func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights
 	}
 }
 
-// blockProduct stores in c (row stride ldc) rows [i0, i0+rows) of Aᵀ·v over
-// n positions, where A's transpose aT has rows of k weights and v rows of ldv
-// floats, skipping the rows of v that are not live (all zero).
-func blockProduct(kern *tileKernels, i0, rows, n int, live []bool, aT []float32, k int, v []float32, ldv int, c []float32, ldc int) {
-	kP := getInts(3 * k)
-	defer putInts(kP)
-	starts, jumps, offs := (*kP)[:0], (*kP)[k:k], (*kP)[2*k:2*k]
-	for ch, ok := range live {
+// liveRows lists the rows of a block's vector that are not zero (a seeded
+// classifier has one), as the runs and jumps of a matA reading the matching
+// weights, with their offsets in v (offsV) and in the block's own vector
+// (offsVec).
+type liveRows struct {
+	rows, jumps, offsV, offsVec []int
+	all                         bool // every row is live
+	buf                         *[]int
+}
+
+func newLiveRows(live []bool, ldV, ldVec int) *liveRows {
+	k := len(live)
+	lr := &liveRows{buf: getInts(4 * k)}
+	b := *lr.buf
+	lr.rows, lr.jumps, lr.offsV, lr.offsVec = b[:0], b[k:k], b[2*k:2*k], b[3*k:3*k]
+	for r, ok := range live {
 		if ok {
-			starts, offs = append(starts, ch), append(offs, ch*ldv)
+			if n := len(lr.rows); n > 0 {
+				lr.jumps = append(lr.jumps, r-lr.rows[n-1]-1)
+			}
+			lr.rows, lr.offsV, lr.offsVec = append(lr.rows, r), append(lr.offsV, r*ldV), append(lr.offsVec, r*ldVec)
 		}
 	}
-	if len(starts) == 0 {
+	lr.jumps = append(lr.jumps, 0)
+	lr.all = len(lr.rows) == k
+	return lr
+}
+
+func (lr *liveRows) release() { putInts(lr.buf) }
+
+// product stores in c (row stride ldc) rows [i0, i0+rows) of Aᵀ·v over n
+// positions, where A's transpose aT has rows of k weights and the live rows
+// of v lie at offs, skipping the others.
+func (lr *liveRows) product(kern *tileKernels, i0, rows, n int, aT []float32, k int, v []float32, offs []int, c []float32, ldc int) {
+	if len(lr.rows) == 0 {
 		for i := range rows {
 			clear(c[i*ldc:][:n])
 		}
 		return
 	}
 	a := matA{data: aT, ld: k}
-	if len(starts) < k {
-		// A(i, p) = aT[i][starts[p]]: runs of one weight, jumping over the
+	if !lr.all {
+		// A(i, p) = aT[i][rows[p]]: runs of one weight, jumping over the
 		// rows of v left out.
-		for p := 1; p < len(starts); p++ {
-			jumps = append(jumps, starts[p]-starts[p-1]-1)
-		}
-		a = matA{data: aT, ld: k, run: 1, starts: starts, jumps: append(jumps, 0)}
+		a = matA{data: aT, ld: k, run: 1, starts: lr.rows, jumps: lr.jumps}
 	}
-	gemmBlock(kern, i0, rows, n, len(starts), &a, v, offs, c, ldc, false, nil)
+	gemmBlock(kern, i0, rows, n, len(lr.rows), &a, v, offs, c, ldc, false, nil)
 }
 
 // colsBlockFloats bounds the columns of one block of output rows in
