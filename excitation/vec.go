@@ -85,9 +85,7 @@ func (dst *Vec) add(src *Vec) {
 		if ls-dst.Log2Scale[b] < -149 {
 			continue
 		}
-		for i, x := range s {
-			d[i] += x * f
-		}
+		par.For(len(d), parallelGrain, func(lo, hi int) { kernels.AddScaled(d[lo:hi], s[lo:hi], f) })
 	}
 }
 

@@ -23,6 +23,7 @@ type ewKernels struct {
 	dotF64   func(a, b *float32, n int) float64
 	sumF64   func(a *float32, n int) float64
 	maxAbs   func(x *float32, n int) uint32
+	axpy     func(dst, src *float32, n int, f float32)
 }
 
 // vectorLen returns how many of n elements the vector body handles.
@@ -287,4 +288,19 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// AddScaled sets dst[i] += src[i]·f, the product rounded to float32 before
+// the sum. dst and src must have the same length.
+func AddScaled(dst, src []float32, f float32) {
+	n := len(dst)
+	src = src[:n]
+	k := 0
+	if ew.axpy != nil && n >= 8 {
+		k = vectorLen(n)
+		ew.axpy(&dst[0], &src[0], k, f)
+	}
+	for i := k; i < n; i++ {
+		dst[i] += float32(src[i] * f)
+	}
 }

@@ -302,3 +302,25 @@ func TestSplitSign(t *testing.T) {
 		}
 	})
 }
+
+func TestAddScaled(t *testing.T) {
+	forEachEW(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(11, 12))
+		for n := range 41 {
+			for _, f := range []float32{1, 0.375, -3, float32(math.Inf(1))} {
+				dst, src := ewCase(r, n), ewCase(r, n)
+				want := make([]float32, n)
+				for i := range want {
+					p := src[i] * f // rounded to float32, then summed
+					want[i] = dst[i] + p
+				}
+				AddScaled(dst, src, f)
+				for i := range dst {
+					if !sameBits(dst[i], want[i]) && !(dst[i] != dst[i] && want[i] != want[i]) {
+						t.Fatalf("n=%d f=%v: element %d: got %v want %v", n, f, i, dst[i], want[i])
+					}
+				}
+			}
+		}
+	})
+}

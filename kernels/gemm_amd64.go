@@ -60,5 +60,5 @@ func bestEW() ewKernels {
 	}
 	return ewKernels{band: bandAVX2, clamp: clampAVX2, combine: combineAVX2, signFlip: signFlipAVX2, match: signMatchAVX2, nonZero: nonZeroSignAVX2,
 		dotF64: dotF64AVX2, sumF64: sumF64AVX2,
-		split: splitSignAVX2, maxAbs: maxAbsBitsAVX2}
+		split: splitSignAVX2, maxAbs: maxAbsBitsAVX2, axpy: addScaledAVX2}
 }

@@ -9656,3 +9656,26 @@ maxabs_done:
 	MOVL         AX, ret+16(FP)
 	VZEROUPPER
 	RET
+
+// func addScaledAVX2(dst *float32, src *float32, n int, f float32)
+// Requires: AVX
+TEXT ·addScaledAVX2(SB), NOSPLIT, $0-28
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	VBROADCASTSS f+24(FP), Y0
+	MOVQ         n+16(FP), DX
+	SHRQ         $0x03, DX
+	JZ           axpy_done
+
+axpy_loop:
+	VMULPS  (CX), Y0, Y1
+	VADDPS  (AX), Y1, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	DECQ    DX
+	JNZ     axpy_loop
+
+axpy_done:
+	VZEROUPPER
+	RET

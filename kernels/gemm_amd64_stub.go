@@ -270,3 +270,8 @@ func sumF64AVX2(a *float32, n int) float64
 //
 //go:noescape
 func maxAbsBitsAVX2(x *float32, n int) uint32
+
+// addScaledAVX2 sets dst[i] += src[i]*f, rounding the product first, for i < n - n%8.
+//
+//go:noescape
+func addScaledAVX2(dst *float32, src *float32, n int, f float32)

@@ -71,6 +71,28 @@ func ewKernels() {
 	sumF64AVX2("dotF64AVX2", true)
 	sumF64AVX2("sumF64AVX2", false)
 	maxAbsBitsAVX2()
+	addScaledAVX2()
+}
+
+// addScaledAVX2: dst += src·f, the product rounded before the sum (no FMA,
+// as the Go code).
+func addScaledAVX2() {
+	TEXT("addScaledAVX2", NOSPLIT, "func(dst *float32, src *float32, n int, f float32)")
+	Pragma("noescape")
+	Doc("addScaledAVX2 sets dst[i] += src[i]*f, rounding the product first, for i < n - n%8.")
+	dst, src := Load(Param("dst"), GP64()), Load(Param("src"), GP64())
+	f := YMM()
+	VBROADCASTSS(NewParamAddr("f", 24), f)
+	n := blocks("axpy_done")
+	Label("axpy_loop")
+	t := YMM()
+	VMULPS(Mem{Base: src}, f, t)
+	VADDPS(Mem{Base: dst}, t, t)
+	VMOVUPS(t, Mem{Base: dst})
+	advance("axpy_loop", n, dst, src)
+	Label("axpy_done")
+	VZEROUPPER()
+	RET()
 }
 
 // bandAVX2: dst (+)= v where lo < x (and x < hi when upper), else 0.
