@@ -152,6 +152,9 @@ type scratch struct {
 	// planesOwner is the layout whose zero-padded planes buffer 0 holds
 	// (their padding is still zero), or nil.
 	planesOwner any
+	// mask is the current group's input mask (see convBackwardData),
+	// kept here so that no group allocates one.
+	mask inputMask
 }
 
 // planes returns buffer 0 with length n for the padded planes of owner.

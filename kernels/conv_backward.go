@@ -157,15 +157,15 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 		}
 		return dyg, wg, dx[(n*p.C+g*cg)*inPlane : (n*p.C+(g+1)*cg)*inPlane], m0, m1
 	}
-	maskOf := func(n, g int) *inputMask {
+	maskOf := func(n, g int, s *scratch) *inputMask {
 		if hooks == nil || hooks.mask == nil {
 			return nil
 		}
-		m := &inputMask{x: hooks.mask(n, g), window: hooks.window}
+		s.mask = inputMask{x: hooks.mask(n, g), window: hooks.window}
 		if hooks.tops != nil {
-			m.top = &hooks.tops[n]
+			s.mask.top = &hooks.tops[n]
 		}
-		return m
+		return &s.mask
 	}
 	// finish applies the mask where the product could not, group by group.
 	finish := func(dxg []float32, mask *inputMask, masked bool) {
@@ -181,7 +181,7 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 		// col2im beats gathering the weights per phase.
 		forEachGroup(p.N, p.Group, 2*wPer*outPlane, func(n, g, workers int, s *scratch) {
 			dyg, wg, dxg, _, _ := group(n, g, s)
-			backwardCol2im(&p, dyg, wg, rows, set, maskOf(n, g), dxg, workers, s)
+			backwardCol2im(&p, dyg, wg, rows, set, maskOf(n, g, s), dxg, workers, s)
 		})
 		return
 	}
@@ -201,7 +201,7 @@ func convBackwardData(p ConvParams, dy, w []float32, rows []int, set bool, dx []
 		if set && !store {
 			clear(dxg)
 		}
-		mask := maskOf(n, g)
+		mask := maskOf(n, g, s)
 		finish(dxg, mask, l.run(dyg, m0, m1, wg, rows, weightsInPlace, store, mask, dxg, workers, s))
 	})
 }

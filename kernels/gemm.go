@@ -259,7 +259,8 @@ func gemmRows(k int, a, b []float32, offs []int, c []float32, n, rows, ldb, ldc 
 	if fast > 0 {
 		var bp *float32
 		if bias != 0 {
-			bp = &bias
+			b := bias // only a bias that is used escapes to the heap
+			bp = &b
 		}
 		maxOff := 0
 		for _, o := range offs[:k] {
