@@ -278,9 +278,9 @@ func (l *forwardLayout) run(xg, wg, bias, yg []float32, workers int, s *scratch)
 		l.fill(src, xg, cg, workers)
 	}
 	if mg == 1 {
-		var b float32
-		if bias != nil {
-			b = bias[0]
+		var b *float32
+		if bias != nil && bias[0] != 0 {
+			b = &bias[0]
 		}
 		if p.OW >= minRowWidth || l.wq == p.OW {
 			// One output channel: the row kernel writes y's rows directly.

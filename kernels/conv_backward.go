@@ -492,11 +492,11 @@ func (l *backwardLayout) run(dyg []float32, m0, m1 int, wg []float32, wRows []in
 			// are a contiguous part of it.
 			k, wm, planes := (m1-m0)*len(ph.taps), a.data[m0*len(ph.taps):], src[m0*l.chanStride:]
 			if p.StrideW == 1 && ph.wi >= minRowWidth {
-				gemmRows(k, wm, planes, ph.offs, dst, ph.wi, ph.hi, l.wq, p.StrideH*p.W, !store, 0)
+				gemmRows(k, wm, planes, ph.offs, dst, ph.wi, ph.hi, l.wq, p.StrideH*p.W, !store, nil)
 				continue
 			}
 			out := s.get(1, ph.ncols)
-			gemmRows(k, wm, planes, ph.offs, out, ph.ncols, 1, 0, 0, false, 0)
+			gemmRows(k, wm, planes, ph.offs, out, ph.ncols, 1, 0, 0, false, nil)
 			accumulate := !store
 			if store && p.StrideW == 2 {
 				// Adding every other element has a vector kernel, storing

@@ -245,8 +245,9 @@ func edgeColumns(tiles []tileFunc, kern *tileKernels, i0, m, cols, p0, outer, in
 //
 //	c[r*ldc+j] = (accumulate ? c[r*ldc+j] : 0) + bias + Σ_{p<k} a[p]·b[offs[p]+r*ldb+j]
 //
-// that is one row of A against a rows×n window of every row of B. k, n ≥ 1.
-func gemmRows(k int, a, b []float32, offs []int, c []float32, n, rows, ldb, ldc int, accumulate bool, bias float32) {
+// that is one row of A against a rows×n window of every row of B, with
+// *bias (zero when bias is nil). k, n ≥ 1.
+func gemmRows(k int, a, b []float32, offs []int, c []float32, n, rows, ldb, ldc int, accumulate bool, bias *float32) {
 	if rows == 0 {
 		return
 	}
@@ -257,22 +258,21 @@ func gemmRows(k int, a, b []float32, offs []int, c []float32, n, rows, ldb, ldc 
 	kern := &activeKernels
 	fast := n - n%kern.rowTail
 	if fast > 0 {
-		var bp *float32
-		if bias != 0 {
-			b := bias // only a bias that is used escapes to the heap
-			bp = &b
-		}
 		maxOff := 0
 		for _, o := range offs[:k] {
 			maxOff = max(maxOff, o)
 		}
 		_ = b[maxOff+(rows-1)*ldb+n-1]
 		_ = c[(rows-1)*ldc+n-1]
-		kern.row(k, &a[0], &b[0], &offs[0], &c[0], fast, rows, ldb, ldc, acc, bp)
+		kern.row(k, &a[0], &b[0], &offs[0], &c[0], fast, rows, ldb, ldc, acc, bias)
 	}
 	for r := range rows {
 		if fast < n {
-			rowGo(k, a, b[r*ldb+fast:], offs, c[r*ldc+fast:r*ldc+n], accumulate, bias)
+			var bv float32
+			if bias != nil {
+				bv = *bias
+			}
+			rowGo(k, a, b[r*ldb+fast:], offs, c[r*ldc+fast:r*ldc+n], accumulate, bv)
 		}
 	}
 }
@@ -333,7 +333,7 @@ func scatterAddStrided(dst, src []float32, stride int) {
 func addTo(dst, src []float32) {
 	src = src[:len(dst)]
 	if len(dst) >= 32 {
-		gemmRows(1, unitWeight[:], src, zeroOffset[:], dst, len(dst), 1, 0, 0, true, 0)
+		gemmRows(1, unitWeight[:], src, zeroOffset[:], dst, len(dst), 1, 0, 0, true, nil)
 		return
 	}
 	for i, v := range src {

@@ -89,7 +89,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		chunk := ceilDiv(ceilDiv(n, workers), 64) * 64
 		parallelFor(workers, ceilDiv(n, chunk), func(t int) {
 			j0 := t * chunk
-			gemmRows(k, aOp, bOp[j0:], offs, c[j0:], min(chunk, n-j0), 1, 0, 0, accumulate, 0)
+			gemmRows(k, aOp, bOp[j0:], offs, c[j0:], min(chunk, n-j0), 1, 0, 0, accumulate, nil)
 		})
 		return
 	}
