@@ -76,8 +76,8 @@ func Lower(g *graph.Graph, acts graph.Activations) (*Lowered, error) {
 }
 
 // gates finds the nodes whose one input is made by a graph.WindowBackprop
-// node that no other node reads, with that node's window: an excitation
-// product at such a node can take in the window node's product.
+// node that no other node reads, with that node's window and input: an
+// excitation product at such a node can take in the window node's product.
 func gates(g *graph.Graph) map[*graph.Node]gateSpec {
 	readers := map[string]int{}
 	for _, n := range g.Nodes {

@@ -104,10 +104,10 @@ type ChannelOffsetter interface {
 // reports that x[i] has no element below zero. A non-nil gate asks for
 // dx[0] to be zeroed, too, wherever x[0] lies outside gate.Window: the
 // product of the WindowBackprop node that made x[0], taken in while dx is
-// in cache. top,
-// when not nil, holds for each row of dx[0] the largest bit pattern of
-// |dx[0]| (its bits with the sign cleared, which order like the
-// magnitudes), found while dx was in cache: the engine then need not scan.
+// in cache. The top it returns, when not nil, holds for each row of dx[0]
+// the largest bit pattern of |dx[0]| (its bits with the sign cleared, which
+// order like the magnitudes), found while dx was in cache: the engine then
+// need not scan.
 type ExcBackprop interface {
 	BackwardExc(positive bool, x, y, dy, dx []*Tensor, nonNegative []bool, gate *Gate) (ok bool, top []uint32, err error)
 }

@@ -183,12 +183,14 @@ const pointwiseBlockFloats = 1 << 16
 // of 2M: max(W_m, 0), min(W_m, 0) for m = 0, 1, ….
 //
 // Either way, when gate is not nil, dx is also zeroed wherever gate.On lies
-// outside gate.Window; with split true, x is then not read. The weights are transposed so that the products read their rows
-// contiguously. dy and dx have p.N rows; rows r·perImage … (r+1)·perImage − 1
-// belong to image r of x ([N/perImage][C][H][W]) and y
-// ([N/perImage][M][H][W]). bias may be nil (zeros). top, when not nil,
-// receives for every row of dx the largest bit pattern of |dx| (MaxAbsBits).
-// It panics if p is not pointwise or a slice is short.
+// outside gate.Window; with split true, x is then not read. The weights
+// are transposed so that the products read their rows contiguously.
+//
+// dy and dx have p.N rows; rows r·perImage … (r+1)·perImage − 1 belong to
+// image r of x ([N/perImage][C][H][W]) and y ([N/perImage][M][H][W]). bias
+// may be nil (zeros). top, when not nil, receives for every row of dx the
+// largest bit pattern of |dx| (MaxAbsBits). It panics if p is not pointwise
+// or a slice is short.
 func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights []float32, split, negative bool, gate *Gate, x, dx []float32, top []uint32) {
 	p = p.normalized()
 	if !p.Pointwise() || perImage < 1 || p.N%perImage != 0 {
@@ -222,18 +224,18 @@ func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights
 	rowTiles := ceilDiv(p.C, kern.rows)
 	rowsPer := ceilDiv(rowTiles, min(rowTiles, ceilDiv(tasks, colBlocks))) * kern.rows
 	rowBlocks := ceilDiv(p.C, rowsPer)
-	// make writes the vector of channels [m0, m1), positions [j0, j0+n), in
+	// fill writes the vector of channels [m0, m1), positions [j0, j0+n), in
 	// rows of ld floats of dst, and notes which rows are not zero.
 	fill := func(dst []float32, live []bool, dyr, yr []float32, ld, j0, n, m0, m1 int) {
 		for m := m0; m < m1; m++ {
-			var c float32
-			if bias != nil {
-				c = bias[m]
-			}
 			v, ym := dyr[m*plane+j0:][:n], yr[m*plane+j0:][:n]
 			if split {
 				live[2*m], live[2*m+1] = splitChannel(dst[2*m*ld:][:n], dst[(2*m+1)*ld:][:n], v, ym, bias, m, negative)
 				continue
+			}
+			var c float32
+			if bias != nil {
+				c = bias[m]
 			}
 			row := dst[m*ld:][:n]
 			SignFlip(row, v, ym, c)
@@ -273,7 +275,6 @@ func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights
 		if shared != nil {
 			parallelRange(workers, p.M, vecRows*plane, func(m0, m1 int) { fill(shared, sharedLive, dyr, yr, plane, 0, plane, m0, m1) })
 			sharedRows = newLiveRows(sharedLive, plane, plane)
-			defer sharedRows.release()
 		}
 		parallelFor(workers, colBlocks*rowBlocks, func(t int) {
 			j0, i0 := t/rowBlocks*cols, t%rowBlocks*rowsPer
@@ -310,6 +311,9 @@ func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights
 				}
 			}
 		})
+		if sharedRows != nil {
+			sharedRows.release()
+		}
 		if top != nil {
 			top[r] = rowTop.Load()
 		}
@@ -459,11 +463,8 @@ func Conv2DBackwardExcCols(p ConvParams, perImage int, dy, y, bias, w, absW []fl
 		})
 		a, b := acc[:inPer], acc[inPer:2*inPer]
 		for k := 1; k < ranges; k++ {
-			ak, bk := acc[2*k*inPer:][:inPer], acc[(2*k+1)*inPer:][:inPer]
-			for i := range a {
-				a[i] += ak[i]
-				b[i] += bk[i]
-			}
+			AddScaled(a, acc[2*k*inPer:][:inPer], 1)
+			AddScaled(b, acc[(2*k+1)*inPer:][:inPer], 1)
 		}
 		dxr := dx[r*inPer:][:inPer]
 		copy(dxr, a)

@@ -205,8 +205,9 @@ func (c *Conv) abs() []float32 {
 // first layer, on the image): the generic form, made block by block of
 // output rows while in cache.
 //
-// Both narrow their input mask to the gate while dx is in cache, reading
-// the gate's input where they read x only through masks.
+// The first two narrow their input mask to the gate while dx is in cache,
+// reading the gate's input where they read x only through masks; the third
+// takes no gate (a first layer has none).
 func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool, gate *graph.Gate) (bool, []uint32, error) {
 	if dy[0] == nil || dx[0] == nil || x[0].Batch() == 0 {
 		return false, nil, nil
