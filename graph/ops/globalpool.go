@@ -2,9 +2,11 @@ package ops
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/paneonnx/paneonnx/graph"
 	"github.com/paneonnx/paneonnx/internal/par"
+	"github.com/paneonnx/paneonnx/kernels"
 )
 
 func init() {
@@ -120,6 +122,50 @@ func (p *GlobalPool) Backward(mode graph.Mode, x, y, dy, dx []*graph.Tensor) err
 		}
 	})
 	return nil
+}
+
+// BackwardExc implements graph.ExcBackprop for the average of an input
+// with no negative value (after a ReLU): every term x_i/n then has the
+// output's sign (+, as the average is not negative), so Exc+ᵀv = 1[x>0]·v/n
+// and Exc−ᵀv = 0, one pass instead of the generic two products with their
+// sign and combination passes. A gate narrows the mask, read on its input.
+func (p *GlobalPool) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegative []bool, gate *graph.Gate) (bool, []uint32, error) {
+	if p.max || !nonNegative[0] {
+		return false, nil, nil
+	}
+	s, ok, err := backwardSeeds(x[0], y[0], dy[0], dx[0])
+	if !ok {
+		return false, nil, err
+	}
+	hw := graph.NumElements(x[0].Shape[2:])
+	top := make([]uint32, dx[0].Shape[0])
+	if !positive || hw == 0 {
+		clear(dx[0].Data)
+		return true, top, nil
+	}
+	window, mask := graph.Window{}, x[0] // x > 0
+	if gate != nil {
+		window, mask = gate.Window, gate.Input
+		window.Lo = max(window.Lo, 0)
+	}
+	c := x[0].Shape[1]
+	rowTop := make([]uint32, dy[0].Len())
+	inv := 1 / float32(hw)
+	par.For(dy[0].Len(), max(1, parMinWork/hw), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			// Row r of dy belongs to channel r%c of image r/c/s.
+			g, d := dy[0].Data[r]*inv, dx[0].Data[r*hw:(r+1)*hw]
+			for i := range d {
+				d[i] = g
+			}
+			kernels.Band(d, d, mask.Data[(r/c/s*c+r%c)*hw:][:hw], window.Lo, window.Hi, window.Upper, false)
+			rowTop[r] = kernels.MaxAbsBits(d)
+		}
+	})
+	for b := range top {
+		top[b] = slices.Max(rowTop[b*c : (b+1)*c])
+	}
+	return true, top, nil
 }
 
 // Offset implements graph.Backprop.

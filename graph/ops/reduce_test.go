@@ -20,6 +20,7 @@ func TestReduceGeneric(t *testing.T) {
 		{spec: spec("ReduceSum", 13, nil, "x", icst(2)), in: []*graph.Tensor{x(2, 3, 4)}},
 		{spec: spec("GlobalAveragePool", 1, nil, "x"), in: []*graph.Tensor{x(2, 3, 2, 3)}},
 		{spec: spec("GlobalAveragePool", 1, nil, "x"), in: []*graph.Tensor{x(2, 2, 5)}},
+		{spec: spec("GlobalAveragePool", 1, nil, "x"), in: []*graph.Tensor{reluOf(x(2, 3, 2, 3))}},
 		{spec: spec("GlobalMaxPool", 1, nil, "x"), in: []*graph.Tensor{x(2, 3, 2, 3)}},
 		{spec: spec("Softmax", 13, nil, "x"), in: []*graph.Tensor{x(2, 5)}, noCoef: true},
 		{spec: spec("Softmax", 13, map[string]graph.Attr{"axis": aInt(1)}, "x"), in: []*graph.Tensor{x(2, 3, 2)}, noCoef: true},
