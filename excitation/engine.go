@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math"
 	"sync"
-	"sync/atomic"
 
 	"github.com/paneonnx/paneonnx/graph"
 	"github.com/paneonnx/paneonnx/internal/par"
@@ -533,13 +532,10 @@ func (w *walk) exc(n *graph.Node, ln *lowNode, x, y []*graph.Tensor, dy []*Vec, 
 		for r := range a[i].Rows() {
 			xr := imageRow(x[i], r/w.perImage, per)
 			ar, br := ad[r*per:(r+1)*per], bd[r*per:(r+1)*per]
-			var top atomic.Uint32
-			par.For(per, parallelGrain, func(lo, hi int) {
-				m := kernels.CombineExc(ar[lo:hi], br[lo:hi], xr[lo:hi], !positive)
-				for old := top.Load(); m > old && !top.CompareAndSwap(old, m); old = top.Load() {
-				}
+			top := parMaxBits(per, func(lo, hi int) uint32 {
+				return kernels.CombineExc(ar[lo:hi], br[lo:hi], xr[lo:hi], !positive)
 			})
-			a[i].normalizeRow(r, top.Load())
+			a[i].normalizeRow(r, top)
 		}
 		a[i].normalized = true
 	}

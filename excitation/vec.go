@@ -102,9 +102,15 @@ func (v *Vec) normalize() {
 // maxAbsBits is kernels.MaxAbsBits of row, on several goroutines when the
 // row is long.
 func maxAbsBits(row []float32) uint32 {
+	return parMaxBits(len(row), func(lo, hi int) uint32 { return kernels.MaxAbsBits(row[lo:hi]) })
+}
+
+// parMaxBits runs chunk over [0, n) split as par.For splits it and returns
+// the largest bit pattern the chunks report.
+func parMaxBits(n int, chunk func(lo, hi int) uint32) uint32 {
 	var top atomic.Uint32
-	par.For(len(row), parallelGrain, func(lo, hi int) {
-		m := kernels.MaxAbsBits(row[lo:hi])
+	par.For(n, parallelGrain, func(lo, hi int) {
+		m := chunk(lo, hi)
 		for old := top.Load(); m > old && !top.CompareAndSwap(old, m); old = top.Load() {
 		}
 	})
