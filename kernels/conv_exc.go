@@ -17,25 +17,22 @@ import "sync/atomic"
 // channels where dy⁺ or dy⁻ is non-zero only: a channel whose dy has one
 // sign costs one product.
 //
-// The mask 1[x > 0] is the zero Window; a narrower window (lo < x < hi,
-// lo ≥ 0) takes in the product of a Clip or ReLU that makes x. x is read
-// only through the mask: any tensor that gives the same mask will do (the
-// Clip's or ReLU's input, which the product before has just read).
+// A gate, when not nil, narrows the mask 1[x > 0] to its window (the
+// product of a Clip or ReLU that makes x), read on gate.On instead of x:
+// x is then not read.
 //
 // dy and dx have p.N rows; rows r·perImage … (r+1)·perImage − 1 belong to
 // image r of x ([N/perImage][C][H][W]) and y ([N/perImage][M][OH][OW]). bias
 // may be nil (zeros). top, when not nil, receives for every row of dx the
 // largest bit pattern of |dx| (MaxAbsBits), found while dx is in cache. It
-// panics if a slice is short or window.Lo < 0.
-func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32, negative bool, window Window, x, dx []float32, top []uint32) {
+// panics if a slice is short.
+func Conv2DBackwardExc(p ConvParams, perImage int, dy, y, bias, parts []float32, negative bool, gate *Gate, x, dx []float32, top []uint32) {
 	p = p.normalized()
 	if perImage < 1 || p.N%perImage != 0 {
 		panic("kernels.Conv2DBackwardExc: needs whole images")
 	}
 	p.check("Conv2DBackwardExc", dx, parts, bias, dy)
-	if window.Lo < 0 {
-		panic("kernels.Conv2DBackwardExc: the window must exclude x ≤ 0")
-	}
+	x, window := nonNegativeMask(gate, x)
 	inPer, outPlane, wRow := p.C*p.H*p.W, p.OH*p.OW, p.C/p.Group*p.KH*p.KW
 	outPer := p.M * outPlane
 	if len(parts) < 2*p.M*wRow || len(x)*perImage < p.N*inPer || len(y)*perImage < p.N*outPer {
@@ -130,15 +127,30 @@ func convExcGrouped(p ConvParams, perImage int, dy, y, bias, parts []float32, ne
 	})
 }
 
+// nonNegativeMask returns what the mask of a product over an input x with
+// no negative value reads, and its window: x and x > 0, or, with a gate,
+// gate.On and the gate's window, which keeps what x > 0 keeps below zero.
+func nonNegativeMask(gate *Gate, x []float32) ([]float32, Window) {
+	if gate == nil {
+		return x, Window{}
+	}
+	return gate.On, Window{Lo: max(gate.Lo, 0), Hi: gate.Hi, Upper: gate.Upper}
+}
+
+// channelBias returns bias[m], or 0 when bias is nil.
+func channelBias(bias []float32, m int) float32 {
+	if bias == nil {
+		return 0
+	}
+	return bias[m]
+}
+
 // splitChannel writes output channel m of dy (dym, with forward output ym),
 // split by the sign of y − bias[m], into two planes that pair with the
 // weight rows A⁺_m and A⁻_m: dy⁺_m then dy⁻_m for Exc+, swapped for Exc−.
 // It reports which of the two planes has a non-zero element.
 func splitChannel(first, second, dym, ym, bias []float32, m int, negative bool) (firstLive, secondLive bool) {
-	var c float32
-	if bias != nil {
-		c = bias[m]
-	}
+	c := channelBias(bias, m)
 	if negative {
 		secondLive, firstLive = SplitSign(second, first, dym, ym, c)
 		return firstLive, secondLive
@@ -233,12 +245,8 @@ func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights
 				live[2*m], live[2*m+1] = splitChannel(dst[2*m*ld:][:n], dst[(2*m+1)*ld:][:n], v, ym, bias, m, negative)
 				continue
 			}
-			var c float32
-			if bias != nil {
-				c = bias[m]
-			}
 			row := dst[m*ld:][:n]
-			SignFlip(row, v, ym, c)
+			SignFlip(row, v, ym, channelBias(bias, m))
 			live[m] = MaxAbsBits(row) != 0
 		}
 	}
@@ -256,17 +264,12 @@ func Conv2DBackwardExcPointwise(p ConvParams, perImage int, dy, y, bias, weights
 		xr, dxr := x[img*p.C*plane:][:p.C*plane], dx[r*p.C*plane:][:p.C*plane]
 		var rowTop atomic.Uint32
 		var mask *inputMask
-		var on []float32
-		if gate != nil {
-			on = gate.On[img*p.C*plane:][:p.C*plane]
-		}
 		switch {
-		case split && gate != nil:
-			mask = &inputMask{x: on, window: Window{Lo: max(gate.Lo, 0), Hi: gate.Hi, Upper: gate.Upper}}
 		case split:
-			mask = &inputMask{x: xr} // x > 0
+			on, window := nonNegativeMask(gate, x)
+			mask = &inputMask{x: on[img*p.C*plane:][:p.C*plane], window: window}
 		case gate != nil:
-			mask = &inputMask{x: on, window: gate.Window}
+			mask = &inputMask{x: gate.On[img*p.C*plane:][:p.C*plane], window: gate.Window}
 		}
 		if mask != nil && top != nil {
 			mask.top = &rowTop
@@ -440,12 +443,8 @@ func Conv2DBackwardExcCols(p ConvParams, perImage int, dy, y, bias, w, absW []fl
 				n := (oh1 - oh0) * p.OW
 				signed, colA, colB := (*bufP)[:p.M*n], (*bufP)[p.M*n:][:rows*n], (*bufP)[(p.M+rows)*n:][:rows*n]
 				for m := range p.M {
-					var c float32
-					if bias != nil {
-						c = bias[m]
-					}
 					offsV[m], offsS[m] = m*outPlane+oh0*p.OW, m*n
-					SignFlip(signed[m*n:][:n], dyr[offsV[m]:][:n], yr[offsV[m]:][:n], c)
+					SignFlip(signed[m*n:][:n], dyr[offsV[m]:][:n], yr[offsV[m]:][:n], channelBias(bias, m))
 				}
 				gemmBlock(kern, 0, rows, n, p.M, &aW, dyr, offsV, colA, n, false, nil)
 				gemmBlock(kern, 0, rows, n, p.M, &aAbs, signed, offsS, colB, n, false, nil)

@@ -137,15 +137,26 @@ func TestConv2DBackwardExc(t *testing.T) {
 				m := k / row
 				parts[(2*m)*row+k%row], parts[(2*m+1)*row+k%row] = max(a, 0), min(a, 0)
 			}
-			// The excitation's own window, one of a ReLU with a threshold
-			// and one of a Clip.
-			window := []Window{{}, {Lo: 0.3}, {Lo: 0.1, Hi: 0.6, Upper: true}}[i%3]
+			// The excitation's own window, one of a ReLU with a threshold,
+			// one of a Clip and one reaching below zero (x > 0 keeps what
+			// it keeps there), read on a copy of x: x itself is not read.
+			var gate *Gate
+			xIn := x
+			if window := []Window{{}, {Lo: 0.3}, {Lo: 0.1, Hi: 0.6, Upper: true}, {Lo: -0.2, Hi: 0.5, Upper: true}}[i%4]; i%4 != 0 {
+				gate = &Gate{Window: window, On: append([]float32(nil), x...)}
+				xIn = make([]float32, len(x))
+				for k := range xIn {
+					xIn[k] = float32(math.NaN())
+				}
+			}
 			for _, positive := range []bool{true, false} {
 				want, scale := naiveExc(p, perImage, positive, v, y, bias, w, x)
-				outsideWindow(want, x, p.C*p.H*p.W, perImage, window)
+				if gate != nil {
+					outsideWindow(want, x, p.C*p.H*p.W, perImage, gate.Window)
+				}
 				dx := randSlice(r, len(want)) // overwritten
 				top := make([]uint32, p.N)
-				Conv2DBackwardExc(p, perImage, v, y, bias, parts, !positive, window, x, dx, top)
+				Conv2DBackwardExc(p, perImage, v, y, bias, parts, !positive, gate, xIn, dx, top)
 				checkClose(t, convName(p), dx, want, scale, 1e-5)
 				checkTops(t, convName(p), dx, top)
 			}

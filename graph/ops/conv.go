@@ -217,6 +217,12 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 	if err != nil {
 		return false, nil, err
 	}
+	// The column form is worth it where the column matrix is large next to
+	// dx (a 7×7 stem, stride 2): a 3×3 one does as well with whole products.
+	cols := !p.Pointwise() && !nonNegative[0]
+	if cols && (c.Group != 1 || p.KH*p.KW < 4*p.StrideH*p.StrideW || gate != nil) {
+		return false, nil, nil
+	}
 	top := make([]uint32, dx[0].Shape[0])
 	perImage := dx[0].Shape[0] / x[0].Batch()
 	if p.Pointwise() {
@@ -225,12 +231,7 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 		kernels.Conv2DBackwardExcPointwise(p, perImage, dy[0].Data, y[0].Data, c.B, weights, split, !positive, kernelGate(gate), x[0].Data, dx[0].Data, top)
 		return true, top, nil
 	}
-	if !nonNegative[0] {
-		// Worth it where the column matrix is large next to dx (a 7×7
-		// stem, stride 2): a 3×3 one does as well with whole products.
-		if c.Group != 1 || p.KH*p.KW < 4*p.StrideH*p.StrideW || gate != nil {
-			return false, nil, nil
-		}
+	if cols {
 		kernels.Conv2DBackwardExcCols(p, perImage, dy[0].Data, y[0].Data, c.B, c.W.Data, c.abs(), !positive, x[0].Data, dx[0].Data, top)
 		return true, top, nil
 	}
@@ -242,18 +243,7 @@ func (c *Conv) BackwardExc(positive bool, x, y, dy, dx []*graph.Tensor, nonNegat
 			c.parts[2*m*row+k], c.parts[(2*m+1)*row+k] = max(v, 0), min(v, 0)
 		}
 	})
-	var window kernels.Window // x > 0
-	mask := x[0].Data
-	if gate != nil {
-		// The input has no negative value: a window reaching below zero
-		// keeps what x > 0 keeps there.
-		window = kernels.Window{Lo: gate.Lo, Hi: gate.Hi, Upper: gate.Upper}
-		if window.Lo < 0 {
-			window.Lo = 0
-		}
-		mask = gate.Input.Data
-	}
-	kernels.Conv2DBackwardExc(p, perImage, dy[0].Data, y[0].Data, c.B, c.parts, !positive, window, mask, dx[0].Data, top)
+	kernels.Conv2DBackwardExc(p, perImage, dy[0].Data, y[0].Data, c.B, c.parts, !positive, kernelGate(gate), x[0].Data, dx[0].Data, top)
 	return true, top, nil
 }
 
