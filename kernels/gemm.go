@@ -266,14 +266,15 @@ func gemmRows(k int, a, b []float32, offs []int, c []float32, n, rows, ldb, ldc 
 		_ = c[(rows-1)*ldc+n-1]
 		kern.row(k, &a[0], &b[0], &offs[0], &c[0], fast, rows, ldb, ldc, acc, bias)
 	}
+	if fast == n {
+		return
+	}
+	var bv float32
+	if bias != nil {
+		bv = *bias
+	}
 	for r := range rows {
-		if fast < n {
-			var bv float32
-			if bias != nil {
-				bv = *bias
-			}
-			rowGo(k, a, b[r*ldb+fast:], offs, c[r*ldc+fast:r*ldc+n], accumulate, bv)
-		}
+		rowGo(k, a, b[r*ldb+fast:], offs, c[r*ldc+fast:r*ldc+n], accumulate, bv)
 	}
 }
 
