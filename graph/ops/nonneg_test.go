@@ -45,9 +45,7 @@ func TestNonNegativeOutputs(t *testing.T) {
 			}
 			x := randT(rng, 2, 0, nil, c.shape...)
 			if c.in {
-				for i, v := range x.Data {
-					x.Data[i] = max(v, 0)
-				}
+				reluOf(x)
 			}
 			for _, y := range forward(t, op, []*graph.Tensor{x}) {
 				for _, v := range y.Data {
